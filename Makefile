@@ -1,0 +1,52 @@
+# The two README commands, `make run` and `make test`, set everything up themselves on a fresh
+# clone: a pinned uv in .tools/, the locked environment in .venv/, then the work.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint format clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras
+	touch $@
+
+setup: $(VENV)/.synced ## install the locked environment (.venv) with a pinned uv
+
+run: setup ## set up, then run the whole pipeline on the embedded data (dvc repro)
+	dvc repro
+	dvc metrics show
+
+test: run lint ## set up, run the pipeline, lint, then the whole test suite
+	pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff (lint + format check) and mypy
+	ruff check src tests bench
+	ruff format --check src tests bench
+	mypy
+
+format: setup ## apply ruff's fixes and formatting
+	ruff check --fix src tests bench
+	ruff format src tests bench
+
+bench: run ## measure stage wall time and peak memory (writes docs/benchmarks.md)
+	python bench/pipeline.py --write docs/benchmarks.md
+
+clean: ## remove environments, caches and pipeline outputs (not the DVC cache)
+	rm -rf .tools $(VENV) .mypy_cache .ruff_cache .pytest_cache data/prepared models
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

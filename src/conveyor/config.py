@@ -1,0 +1,333 @@
+"""`params.yaml` -> typed, validated settings: the one place that reads and checks parameters.
+
+Every stage calls `load_settings` once and passes the result down, so a typo in a key or an
+impossible value stops the run before any data is touched, with a message naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from conveyor.errors import ConfigError
+
+EstimatorName = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
+ColumnName = Annotated[str, Field(min_length=1)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """One data file; several files of the same layout are concatenated in order."""
+
+    path: Path
+    sha256: Sha256 | None = Field(
+        default=None,
+        description="Checksum of the uncompressed content, checked on every load.",
+    )
+
+
+class CsvOptions(_Strict):
+    """How to parse a delimited text file (gzip is detected from the `.gz` suffix)."""
+
+    header: bool = True
+    columns: list[ColumnName] | None = Field(
+        default=None, description="Column names, required when the file has no header row."
+    )
+    separator: str = Field(default=",", min_length=1)
+    skip_initial_space: bool = False
+    comment: str | None = Field(default=None, min_length=1, max_length=1)
+    na_values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _columns_when_headerless(self) -> CsvOptions:
+        if not self.header and not self.columns:
+            raise ValueError("`columns` must list the column names when `header` is false")
+        if self.columns and len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"`columns` has duplicate names: {_duplicates(self.columns)}")
+        return self
+
+
+class DataSettings(_Strict):
+    """What the raw data looks like and which columns play which role."""
+
+    sources: list[Source] = Field(min_length=1)
+    format: Literal["csv", "parquet"] = "csv"
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    target: ColumnName
+    positive_label: str | int | bool
+    target_value_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Raw target values to rewrite before validation (e.g. '>50K.' -> '>50K').",
+    )
+    numeric_features: list[ColumnName] = Field(default_factory=list)
+    categorical_features: list[ColumnName] = Field(default_factory=list)
+    sensitive_features: list[ColumnName] = Field(default_factory=list)
+    use_sensitive_features: bool = False
+    slice_columns: list[ColumnName] = Field(default_factory=list)
+    drop_columns: list[ColumnName] = Field(default_factory=list)
+    pseudonymise_columns: list[ColumnName] = Field(default_factory=list)
+    pseudonymise_key_env: str = Field(
+        default="CONVEYOR_PSEUDONYM_KEY",
+        description="Environment variable holding the HMAC key for pseudonymised columns.",
+    )
+    deduplicate: bool = True
+
+    @model_validator(mode="after")
+    def _roles_are_consistent(self) -> DataSettings:
+        roles = {
+            "numeric_features": self.numeric_features,
+            "categorical_features": self.categorical_features,
+            "sensitive_features": self.sensitive_features,
+            "slice_columns": self.slice_columns,
+            "drop_columns": self.drop_columns,
+            "pseudonymise_columns": self.pseudonymise_columns,
+        }
+        for key, columns in roles.items():
+            if len(set(columns)) != len(columns):
+                raise ValueError(f"`{key}` lists a column twice: {_duplicates(columns)}")
+        both = set(self.numeric_features) & set(self.categorical_features)
+        if both:
+            raise ValueError(
+                f"columns {sorted(both)} are in both `numeric_features` and "
+                "`categorical_features`; each feature has one type"
+            )
+        if not self.numeric_features and not self.categorical_features:
+            raise ValueError("no features: list at least one numeric or categorical feature")
+        used = (
+            set(self.numeric_features)
+            | set(self.categorical_features)
+            | set(self.sensitive_features)
+            | set(self.slice_columns)
+        )
+        if self.target in used | set(self.drop_columns) | set(self.pseudonymise_columns):
+            raise ValueError(
+                f"the target `{self.target}` cannot also be a feature, sensitive, slice, "
+                "dropped or pseudonymised column"
+            )
+        dropped_but_used = set(self.drop_columns) & (used | set(self.pseudonymise_columns))
+        if dropped_but_used:
+            raise ValueError(
+                f"columns {sorted(dropped_but_used)} are in `drop_columns` but also used "
+                "elsewhere; a dropped column is gone before any other step sees it"
+            )
+        features = set(self.numeric_features) | set(self.categorical_features)
+        hashed_features = set(self.pseudonymise_columns) & set(self.numeric_features)
+        if hashed_features:
+            raise ValueError(
+                f"pseudonymised columns {sorted(hashed_features)} become strings and cannot "
+                "be numeric features"
+            )
+        if self.use_sensitive_features:
+            missing = [c for c in self.sensitive_features if c not in features]
+            if missing:
+                raise ValueError(
+                    f"`use_sensitive_features` is true but {missing} are not listed in "
+                    "`numeric_features` or `categorical_features`"
+                )
+        if self.csv.columns is not None:
+            known = set(self.csv.columns)
+            named = used | {self.target} | set(self.drop_columns) | set(self.pseudonymise_columns)
+            unknown = sorted(named - known)
+            if unknown:
+                raise ValueError(
+                    f"columns {unknown} are not among `csv.columns` ({', '.join(self.csv.columns)})"
+                )
+        return self
+
+    @property
+    def model_numeric_features(self) -> list[str]:
+        """Numeric inputs of the model: sensitive columns only when explicitly allowed."""
+        return [c for c in self.numeric_features if self._model_may_use(c)]
+
+    @property
+    def model_categorical_features(self) -> list[str]:
+        """Categorical inputs of the model: sensitive columns only when explicitly allowed."""
+        return [c for c in self.categorical_features if self._model_may_use(c)]
+
+    @property
+    def model_features(self) -> list[str]:
+        """All model inputs, in the order the exported model expects them."""
+        return self.model_numeric_features + self.model_categorical_features
+
+    @property
+    def evaluation_columns(self) -> list[str]:
+        """Columns kept beside the features for evaluation (sensitive groups, slices)."""
+        extra = [*self.sensitive_features, *self.slice_columns]
+        return [c for c in dict.fromkeys(extra) if c not in self.model_features]
+
+    def _model_may_use(self, column: str) -> bool:
+        return self.use_sensitive_features or column not in self.sensitive_features
+
+
+class SplitSettings(_Strict):
+    """Hold-out split: the test set is never seen by training or search."""
+
+    test_fraction: float = Field(gt=0.0, lt=1.0)
+    seed: int = Field(ge=0)
+    stratify: bool = True
+
+
+class UniformSpace(_Strict):
+    distribution: Literal["uniform", "loguniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformSpace:
+        if not self.low < self.high:
+            raise ValueError(f"`low` ({self.low}) must be below `high` ({self.high})")
+        if self.distribution == "loguniform" and self.low <= 0:
+            raise ValueError(f"`low` must be > 0 for a loguniform distribution, got {self.low}")
+        return self
+
+
+class IntSpace(_Strict):
+    distribution: Literal["int"]
+    low: int
+    high: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntSpace:
+        if not self.low <= self.high:
+            raise ValueError(f"`low` ({self.low}) must not exceed `high` ({self.high})")
+        return self
+
+
+Choice = list[Any]
+SpaceEntry = Annotated[
+    UniformSpace | IntSpace | Annotated[Choice, Field(min_length=1)],
+    Field(union_mode="left_to_right"),
+]
+
+
+class SearchSettings(_Strict):
+    """Optional hyper-parameter search, run on the training set only with stratified CV."""
+
+    enabled: bool = False
+    strategy: Literal["randomized", "halving"] = "randomized"
+    n_candidates: int = Field(default=20, ge=1)
+    cv_folds: int = Field(default=5, ge=2)
+    scoring: str = "roc_auc"
+    space: dict[str, SpaceEntry] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _space_when_enabled(self) -> SearchSettings:
+        if self.enabled and not self.space:
+            raise ValueError("`space` must name at least one hyper-parameter when enabled")
+        return self
+
+
+class ModelSettings(_Strict):
+    """Which estimator, its hyper-parameters, and the decision threshold."""
+
+    estimator: EstimatorName
+    seed: int = Field(ge=0)
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+
+
+class EvaluateSettings(_Strict):
+    """Evaluation knobs that do not gate anything."""
+
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+    curve_points: int = Field(
+        default=200, ge=10, le=10_000, description="Points kept per ROC/PR curve in plots/."
+    )
+
+
+class ExportSettings(_Strict):
+    """ONNX export and its parity check against scikit-learn."""
+
+    parity_tolerance: float = Field(default=1e-4, gt=0.0, le=0.01)
+    target_opset: int = Field(default=17, ge=13)
+    reference_bins: int = Field(
+        default=10, ge=2, le=100, description="Quantile bins per numeric feature for drift."
+    )
+
+
+class Settings(_Strict):
+    """Everything in `params.yaml`, validated."""
+
+    data: DataSettings
+    split: SplitSettings
+    model: ModelSettings
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+    gates: dict[str, Any] = Field(
+        default_factory=dict, description="Reserved for the quality gates."
+    )
+
+
+def _duplicates(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return sorted({x for x in items if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in location:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part in {
+            "UniformSpace",
+            "IntSpace",
+            "list[any]",
+            "function-after[_ordered(), UniformSpace]",
+        }:
+            continue
+        else:
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts) or "(top level)"
+
+
+def _explain(error: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for item in error.errors(include_url=False):
+        where = _format_location(tuple(item["loc"]))
+        what = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            what = "unknown key (check the spelling; see README for the accepted keys)"
+        elif "input" in item and item["type"] not in {"missing"}:
+            what = f"{what} (got {item['input']!r})"
+        lines.append(f"  {where}: {what}")
+    return ConfigError(f"invalid parameters in {source}:\n" + "\n".join(lines))
+
+
+def parse_settings(raw: Mapping[str, Any], source: str = "params") -> Settings:
+    """Validate already-parsed parameters; pure, so tests can feed dictionaries."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        raise _explain(error, source) from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate `params.yaml`; every failure names the file and the key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"parameters file {path} does not exist") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path} must hold a mapping of sections (data, split, model, ...)")
+    return parse_settings(raw, str(path))

@@ -1,0 +1,280 @@
+"""ONNX export of the whole pipeline, its parity check, and the files that travel with it.
+
+The serving image carries only `model.onnx` and `signature.json`, so the signature must say
+everything the runtime needs: input names and types, allowed categories, classes, threshold,
+provenance, and the training distribution of every feature (the reference for drift).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.pipeline import Pipeline
+
+from conveyor.config import DataSettings, ExportSettings, ModelSettings
+from conveyor.errors import ModelError
+from conveyor.evaluate.metrics import predict_labels
+from conveyor.features import MISSING_CATEGORY, NUMERIC_DTYPE
+from conveyor.train import CLASSIFIER_STEP
+
+SIGNATURE_VERSION = 1
+PROBABILITY_OUTPUT = "probabilities"
+LABEL_OUTPUT = "label"
+ML_OPSET = 3
+
+
+def to_onnx(pipeline: Pipeline, data: DataSettings, export: ExportSettings) -> bytes:
+    """Convert the fitted pipeline: one [N, 1] input per feature, probabilities without ZipMap."""
+    initial_types: list[tuple[str, Any]] = [
+        (name, FloatTensorType([None, 1])) for name in data.model_numeric_features
+    ] + [(name, StringTensorType([None, 1])) for name in data.model_categorical_features]
+    classifier = pipeline.named_steps[CLASSIFIER_STEP]
+    try:
+        model = convert_sklearn(
+            pipeline,
+            initial_types=initial_types,
+            target_opset={"": export.target_opset, "ai.onnx.ml": ML_OPSET},
+            options={id(classifier): {"zipmap": False}},
+            final_types=None,
+        )
+    except Exception as error:  # skl2onnx raises many unrelated types for unsupported models
+        raise ModelError(
+            f"skl2onnx cannot convert this {type(classifier).__name__} pipeline: {error}"
+        ) from None
+    model.doc_string = "Exported by Conveyor; inputs and classes are described in signature.json"
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString(deterministic=True))
+
+
+def onnx_feeds(frame: pd.DataFrame, data: DataSettings) -> dict[str, np.ndarray]:
+    """Model inputs as the ONNX graph wants them: float32 or string columns of shape [N, 1]."""
+    feeds: dict[str, np.ndarray] = {}
+    for name in data.model_numeric_features:
+        feeds[name] = frame[name].to_numpy(dtype=NUMERIC_DTYPE).reshape(-1, 1)
+    for name in data.model_categorical_features:
+        feeds[name] = frame[name].to_numpy(dtype=object).astype(str).reshape(-1, 1)
+    return feeds
+
+
+def onnx_probabilities(model_bytes: bytes, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """Positive-class probabilities from onnxruntime, as the serving image will compute them."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    (probabilities,) = session.run([PROBABILITY_OUTPUT], feeds)
+    return np.asarray(probabilities, dtype=np.float64)[:, 1]
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How closely onnxruntime reproduces scikit-learn on the whole test set."""
+
+    rows: int
+    max_abs_difference: float
+    mean_abs_difference: float
+    label_differences: int
+    label_differences_near_threshold: int
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        unexplained = self.label_differences - self.label_differences_near_threshold
+        return self.max_abs_difference <= self.tolerance and unexplained == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def check_parity(
+    reference: np.ndarray, candidate: np.ndarray, threshold: float, tolerance: float
+) -> ParityReport:
+    """Compare probabilities; a label may differ only where p is within tolerance of threshold."""
+    difference = np.abs(reference - candidate)
+    labels_differ = predict_labels(reference, threshold) != predict_labels(candidate, threshold)
+    near = np.abs(reference - threshold) <= tolerance
+    return ParityReport(
+        rows=int(reference.size),
+        max_abs_difference=float(difference.max(initial=0.0)),
+        mean_abs_difference=float(difference.mean()) if difference.size else 0.0,
+        label_differences=int(labels_differ.sum()),
+        label_differences_near_threshold=int((labels_differ & near).sum()),
+        tolerance=tolerance,
+    )
+
+
+def describe_parity_failure(report: ParityReport) -> str:
+    return (
+        f"ONNX parity check failed on {report.rows} test rows: max |p_sklearn - p_onnx| = "
+        f"{report.max_abs_difference:.3g} (tolerance {report.tolerance:g}), "
+        f"{report.label_differences} label(s) differ, "
+        f"{report.label_differences - report.label_differences_near_threshold} of them away "
+        "from the threshold. The exported model would not predict what was evaluated; "
+        "see docs/pipeline.md for estimator settings that convert exactly"
+    )
+
+
+def reference_statistics(frame: pd.DataFrame, data: DataSettings, bins: int) -> dict[str, Any]:
+    """Training distribution of each input: quantile bins for numbers, category frequencies."""
+    statistics: dict[str, Any] = {}
+    for name in data.model_numeric_features:
+        values = frame[name].to_numpy(dtype=np.float64)
+        present = values[~np.isnan(values)]
+        edges = (
+            np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
+            if present.size
+            else np.array([])
+        )
+        inner = edges[1:-1]
+        counts = np.bincount(
+            np.searchsorted(inner, present, side="right"), minlength=inner.size + 1
+        )
+        statistics[name] = {
+            "kind": "numeric",
+            "missing_fraction": _round(1 - present.size / max(values.size, 1)),
+            "mean": _round(present.mean()) if present.size else None,
+            "std": _round(present.std()) if present.size else None,
+            "min": _round(present.min()) if present.size else None,
+            "max": _round(present.max()) if present.size else None,
+            "bin_edges": [_round(x) for x in inner],
+            "bin_fractions": [_round(c / max(present.size, 1)) for c in counts],
+        }
+    for name in data.model_categorical_features:
+        text = frame[name].astype(str)
+        present = text[text != MISSING_CATEGORY]
+        frequencies = present.value_counts(normalize=True).sort_index()
+        statistics[name] = {
+            "kind": "categorical",
+            "missing_fraction": _round(1 - len(present) / max(len(text), 1)),
+            "frequencies": {str(k): _round(v) for k, v in frequencies.items()},
+        }
+    return statistics
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+def build_signature(
+    *,
+    data: DataSettings,
+    model: ModelSettings,
+    classes: list[str],
+    train_frame: pd.DataFrame,
+    export: ExportSettings,
+    model_bytes: bytes,
+    provenance: dict[str, Any],
+    metrics: dict[str, Any],
+    parity: ParityReport,
+) -> dict[str, Any]:
+    """Everything the serving runtime needs to validate requests and explain itself."""
+    reference = reference_statistics(train_frame, data, export.reference_bins)
+    inputs: list[dict[str, Any]] = [
+        {"name": name, "type": "number", "onnx_type": "tensor(float)", "nullable": True}
+        for name in data.model_numeric_features
+    ]
+    for name in data.model_categorical_features:
+        categories = sorted(set(train_frame[name].astype(str)) - {MISSING_CATEGORY})
+        inputs.append(
+            {
+                "name": name,
+                "type": "string",
+                "onnx_type": "tensor(string)",
+                "nullable": True,
+                "missing_value": MISSING_CATEGORY,
+                "categories": categories,
+            }
+        )
+    return {
+        "schema_version": SIGNATURE_VERSION,
+        "inputs": inputs,
+        "output": {
+            "probability_output": PROBABILITY_OUTPUT,
+            "label_output": LABEL_OUTPUT,
+            "classes": classes,
+            "positive_class": classes[1],
+            "positive_index": 1,
+            "threshold": model.threshold,
+        },
+        "model": {
+            "estimator": model.estimator,
+            "onnx_sha256": hashlib.sha256(model_bytes).hexdigest(),
+            **provenance,
+        },
+        "metrics": {
+            key: metrics[key]
+            for key in ("roc_auc", "accuracy", "f1", "precision", "recall", "rows")
+            if key in metrics
+        },
+        "parity": parity.as_dict(),
+        "reference": reference,
+    }
+
+
+def model_card(
+    *,
+    data: DataSettings,
+    model: ModelSettings,
+    signature: dict[str, Any],
+    metrics: dict[str, Any],
+    manifest: dict[str, Any],
+) -> str:
+    """A short, factual model card: what the model is, what it was trained on, how it scores."""
+    shown = (
+        "roc_auc", "average_precision", "accuracy", "balanced_accuracy",
+        "precision", "recall", "f1", "log_loss", "brier",
+    )  # fmt: skip
+    parity = signature["parity"]
+    provenance = signature["model"]
+    sensitive = ", ".join(f"`{c}`" for c in data.sensitive_features) or "none configured"
+    usage = "used as model inputs" if data.use_sensitive_features else "excluded from the inputs"
+    hyperparameters = [f"  - `{k}`: `{v}`" for k, v in sorted(model.hyperparameters.items())]
+    lines = [
+        "# Model card",
+        "",
+        "## Model",
+        f"- Estimator: `{model.estimator}` in a scikit-learn `Pipeline` "
+        "(impute, one-hot encode), exported to ONNX.",
+        f"- Predicts `{data.target}` = `{signature['output']['positive_class']}` when the "
+        f"probability is at least {model.threshold}.",
+        f"- Git commit: `{provenance.get('git_sha', 'unknown')}`.",
+        f"- Data fingerprint (sha256): `{provenance.get('data_sha256', 'unknown')}`.",
+        "- Hyper-parameters:" + ("" if hyperparameters else " scikit-learn defaults"),
+        *hyperparameters,
+        "",
+        "## Training data",
+        *(f"- `{s['path']}` (sha256 `{s['sha256'][:12]}…`)" for s in manifest["sources"]),
+        f"- {manifest['rows_train']:,} training rows, {manifest['rows_test']:,} held-out test "
+        f"rows ({manifest['duplicates_dropped']:,} duplicate records dropped).",
+        f"- Positive rate: {manifest['positive_rate_train']:.3f} (train), "
+        f"{manifest['positive_rate_test']:.3f} (test).",
+        f"- Inputs ({len(data.model_features)}): "
+        + ", ".join(f"`{c}`" for c in data.model_features)
+        + ".",
+        f"- Sensitive features {sensitive} are {usage} and kept for fairness evaluation.",
+        "",
+        "## Evaluation on the held-out test set",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {name} | {metrics[name]:.4f} |" for name in shown if name in metrics),
+        "",
+        "## Export",
+        f"- ONNX parity with scikit-learn over {parity['rows']:,} test rows: max |Δp| = "
+        f"{parity['max_abs_difference']:.2e} (tolerance {parity['tolerance']:g}), "
+        f"{parity['label_differences']} label difference(s).",
+        "",
+        "## Limitations",
+        "- Scores describe a held-out split of the training data; they say nothing about data",
+        "  from another population or time. Watch the drift metrics of the serving image.",
+        "- Excluding sensitive features does not make a model fair: other columns can carry the",
+        "  same information. Read the fairness results before relying on a prediction about a",
+        "  person.",
+    ]
+    return "\n".join(lines) + "\n"

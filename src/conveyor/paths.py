@@ -1,0 +1,79 @@
+"""Where every stage reads and writes, relative to the project root.
+
+`dvc.yaml` declares the same paths; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """All pipeline files of one project; built once from the root and passed down."""
+
+    root: Path
+
+    @property
+    def prepared_dir(self) -> Path:
+        return self.root / "data" / "prepared"
+
+    @property
+    def train_data(self) -> Path:
+        return self.prepared_dir / "train.parquet"
+
+    @property
+    def test_data(self) -> Path:
+        return self.prepared_dir / "test.parquet"
+
+    @property
+    def manifest(self) -> Path:
+        return self.prepared_dir / "manifest.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def model(self) -> Path:
+        return self.models_dir / "model.skops"
+
+    @property
+    def onnx_model(self) -> Path:
+        return self.models_dir / "model.onnx"
+
+    @property
+    def signature(self) -> Path:
+        return self.models_dir / "signature.json"
+
+    @property
+    def model_card(self) -> Path:
+        return self.models_dir / "MODEL_CARD.md"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def train_metrics(self) -> Path:
+        return self.metrics_dir / "train.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.metrics_dir / "metrics.json"
+
+    @property
+    def export_metrics(self) -> Path:
+        return self.metrics_dir / "export.json"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    def plot(self, name: str) -> Path:
+        return self.plots_dir / f"{name}.csv"
+
+    def resolve(self, path: Path) -> Path:
+        """Paths in params are relative to the project root, never to the caller's cwd."""
+        return path if path.is_absolute() else self.root / path

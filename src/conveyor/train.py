@@ -1,0 +1,194 @@
+"""Build the estimator pipeline from settings and fit it, with an optional search.
+
+Only estimators and transformers that skl2onnx converts faithfully are offered, and each is set
+up the way that converts exactly (see docs/pipeline.md): numbers are imputed and, for linear
+models only, scaled; categories are imputed and one-hot encoded, ignoring unknown values.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers the class)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (
+    HalvingRandomSearchCV,
+    RandomizedSearchCV,
+    StratifiedKFold,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from conveyor.config import (
+    DataSettings,
+    EstimatorName,
+    IntSpace,
+    ModelSettings,
+    SearchSettings,
+    UniformSpace,
+)
+from conveyor.errors import ConfigError
+from conveyor.features import MISSING_CATEGORY
+
+CLASSIFIER_STEP = "classifier"
+
+# Defaults that differ from scikit-learn's, chosen for a faithful and compact ONNX export.
+_ESTIMATOR_DEFAULTS: dict[EstimatorName, dict[str, Any]] = {
+    "logistic_regression": {"max_iter": 2000},
+    # Full-depth forests export to tens of MB and hundreds of MB of memory when served.
+    "random_forest": {"n_estimators": 200, "max_depth": 12, "min_samples_leaf": 2, "n_jobs": 1},
+    "hist_gradient_boosting": {},
+}
+# Trees split on raw values; scaling before them only adds float32 rounding in ONNX.
+_SCALE_NUMERICS: dict[EstimatorName, bool] = {
+    "logistic_regression": True,
+    "random_forest": False,
+    "hist_gradient_boosting": False,
+}
+
+
+def make_estimator(model: ModelSettings) -> ClassifierMixin:
+    """The bare estimator with validated hyper-parameters; seeded when it has randomness."""
+    classes: dict[EstimatorName, type[BaseEstimator]] = {
+        "logistic_regression": LogisticRegression,
+        "random_forest": RandomForestClassifier,
+        "hist_gradient_boosting": HistGradientBoostingClassifier,
+    }
+    cls = classes[model.estimator]
+    estimator = cls(**_ESTIMATOR_DEFAULTS[model.estimator])
+    accepted = estimator.get_params()
+    unknown = sorted(set(model.hyperparameters) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"invalid parameters: model.hyperparameters {unknown} are not parameters of "
+            f"{cls.__name__}; accepted: {', '.join(sorted(accepted))}"
+        )
+    if "categorical_features" in model.hyperparameters:
+        raise ConfigError(
+            "model.hyperparameters.categorical_features is managed by Conveyor: native "
+            "categorical splits do not survive the ONNX export, so categories are one-hot encoded"
+        )
+    estimator.set_params(**model.hyperparameters)
+    if "random_state" in accepted:
+        estimator.set_params(random_state=model.seed)
+    if model.estimator == "hist_gradient_boosting":
+        estimator.set_params(categorical_features=None)
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as error:
+        raise ConfigError(f"invalid parameters: model.hyperparameters: {error}") from None
+    return estimator
+
+
+def build_pipeline(data: DataSettings, model: ModelSettings) -> Pipeline:
+    """Preprocessing and estimator as one Pipeline: what is trained is what is exported."""
+    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if _SCALE_NUMERICS[model.estimator]:
+        numeric_steps.append(("scale", StandardScaler()))
+    categorical = Pipeline(
+        [
+            (
+                "impute",
+                SimpleImputer(
+                    missing_values=MISSING_CATEGORY, strategy="constant", fill_value="missing"
+                ),
+            ),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if data.model_numeric_features:
+        transformers.append(("numeric", Pipeline(numeric_steps), data.model_numeric_features))
+    if data.model_categorical_features:
+        transformers.append(("categorical", categorical, data.model_categorical_features))
+    preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    return Pipeline([("preprocess", preprocess), (CLASSIFIER_STEP, make_estimator(model))])
+
+
+def search_space(space: SearchSettings) -> dict[str, Any]:
+    """Params' search space as scikit-learn distributions over the classifier step."""
+    distributions: dict[str, Any] = {}
+    for name, entry in space.space.items():
+        key = f"{CLASSIFIER_STEP}__{name}"
+        if isinstance(entry, UniformSpace):
+            if entry.distribution == "loguniform":
+                distributions[key] = stats.loguniform(entry.low, entry.high)
+            else:
+                distributions[key] = stats.uniform(entry.low, entry.high - entry.low)
+        elif isinstance(entry, IntSpace):
+            distributions[key] = stats.randint(entry.low, entry.high + 1)
+        else:
+            distributions[key] = list(entry)
+    return distributions
+
+
+def check_search_space(pipeline: Pipeline, search: SearchSettings) -> None:
+    """Every searched name must be a hyper-parameter of the estimator."""
+    accepted = pipeline.named_steps[CLASSIFIER_STEP].get_params()
+    unknown = sorted(set(search.space) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"invalid parameters: model.search.space {unknown} are not hyper-parameters of "
+            f"{type(pipeline.named_steps[CLASSIFIER_STEP]).__name__}"
+        )
+
+
+def fit(
+    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, model: ModelSettings
+) -> tuple[Pipeline, dict[str, Any] | None]:
+    """Fit the pipeline, or search and refit the best candidate; returns the search summary."""
+    search = model.search
+    if not search.enabled:
+        return pipeline.fit(features, labels), None
+    check_search_space(pipeline, search)
+    folds = StratifiedKFold(n_splits=search.cv_folds, shuffle=True, random_state=model.seed)
+    common: dict[str, Any] = {
+        "scoring": search.scoring,
+        "cv": folds,
+        "random_state": model.seed,
+        "refit": True,
+        "verbose": 2 if sys.stderr.isatty() else 1,
+        "error_score": "raise",
+    }
+    searcher: RandomizedSearchCV | HalvingRandomSearchCV
+    if search.strategy == "randomized":
+        searcher = RandomizedSearchCV(
+            pipeline, search_space(search), n_iter=search.n_candidates, **common
+        )
+    else:
+        searcher = HalvingRandomSearchCV(
+            pipeline, search_space(search), n_candidates=search.n_candidates, **common
+        )
+    try:
+        searcher.fit(features, labels)
+    except ValueError as error:
+        if "scoring" in str(error):
+            raise ConfigError(f"invalid parameters: model.search.scoring: {error}") from None
+        raise
+    best = {
+        name.removeprefix(f"{CLASSIFIER_STEP}__"): _plain(value)
+        for name, value in searcher.best_params_.items()
+    }
+    summary = {
+        "strategy": search.strategy,
+        "scoring": search.scoring,
+        "cv_folds": search.cv_folds,
+        "candidates": len(searcher.cv_results_["params"]),
+        "best_params": best,
+        "best_score": float(searcher.best_score_),
+    }
+    return searcher.best_estimator_, summary
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python values, so search results serialise to JSON."""
+    return value.item() if isinstance(value, np.generic) else value
