@@ -165,8 +165,14 @@ def fit(
             pipeline, search_space(search), n_iter=search.n_candidates, **common
         )
     else:
+        # The first rounds must hold both classes in every fold, or their scores are NaN.
+        smallest_round = min(len(labels), 50 * search.cv_folds)
         searcher = HalvingRandomSearchCV(
-            pipeline, search_space(search), n_candidates=search.n_candidates, **common
+            pipeline,
+            search_space(search),
+            n_candidates=search.n_candidates,
+            min_resources=smallest_round,
+            **common,
         )
     try:
         searcher.fit(features, labels)

@@ -1,0 +1,170 @@
+"""Shared fixtures: the project root, a CLI runner, and small self-contained projects.
+
+Tests that exercise the pipeline build their own tiny project in a temporary folder (a CSV
+and a params file), so they never touch the repository's data or outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a `conveyor` process did: its exit code and both streams."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_conveyor(*args: str, cwd: Path, env: dict[str, str] | None = None) -> CliResult:
+    """Run the installed `conveyor` console script in a real process."""
+    completed = subprocess.run(
+        [str(BIN / "conveyor"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def churn_frame(rows: int = 600, seed: int = 7) -> pd.DataFrame:
+    """A small synthetic churn table whose columns share no name with Adult.
+
+    The label depends on tenure, spend and plan, so a model can learn it; a column of e-mail
+    addresses exercises pseudonymisation and `gender` plays the sensitive feature.
+    """
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, rows)
+    spend = rng.normal(60, 20, rows).round(2)
+    plan = rng.choice(["basic", "plus", "premium"], rows)
+    region = rng.choice(["north", "south", "east", "west"], rows)
+    gender = rng.choice(["f", "m"], rows)
+    score = -0.05 * tenure + 0.03 * spend + np.where(plan == "basic", 1.0, -0.5)
+    churned = np.where(score + rng.normal(0, 0.7, rows) > np.median(score), "yes", "no")
+    return pd.DataFrame(
+        {
+            "customer_email": [f"user{i}@example.com" for i in range(rows)],
+            "tenure_months": tenure,
+            "monthly_spend": spend,
+            "plan": plan,
+            "region": region,
+            "gender": gender,
+            "internal_note": ["n/a"] * rows,
+            "churned": churned,
+        }
+    )
+
+
+def churn_params(source: str = "data/churn.csv", **model: Any) -> dict[str, Any]:
+    """Parameters for `churn_frame` data: every key a real team would set."""
+    return {
+        "data": {
+            "sources": [{"path": source}],
+            "format": "csv",
+            "csv": {"header": True},
+            "target": "churned",
+            "positive_label": "yes",
+            "numeric_features": ["tenure_months", "monthly_spend"],
+            "categorical_features": ["plan", "region"],
+            "sensitive_features": ["gender"],
+            "slice_columns": ["gender", "plan"],
+            "drop_columns": ["internal_note"],
+            "pseudonymise_columns": ["customer_email"],
+        },
+        "split": {"test_fraction": 0.25, "seed": 3, "stratify": True},
+        "model": {
+            "estimator": "logistic_regression",
+            "seed": 3,
+            "hyperparameters": {"C": 1.0},
+            **model,
+        },
+    }
+
+
+@dataclass
+class Project:
+    """A throw-away project folder with its own params file and data."""
+
+    root: Path
+
+    @property
+    def params(self) -> Path:
+        return self.root / "params.yaml"
+
+    def write_params(self, params: dict[str, Any]) -> None:
+        self.params.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+    def write_csv(self, frame: pd.DataFrame, name: str = "data/churn.csv") -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        return path
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        return run_conveyor(*args, "--params", str(self.params), cwd=self.root, env=env)
+
+    def files(self) -> set[str]:
+        """Every file below the root, relative, to prove what a failed stage left behind."""
+        return {str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def churn_project(project: Project) -> Project:
+    """A project holding the churn CSV and valid params for it."""
+    project.write_csv(churn_frame())
+    project.write_params(churn_params())
+    return project
+
+
+ProjectFactory = Callable[[], Project]
+ProjectPathsType = Any  # conveyor.paths.ProjectPaths, imported lazily
+
+
+@pytest.fixture(scope="session")
+def pipeline_outputs() -> ProjectPathsType:
+    """The repository's own pipeline outputs, refusing to test missing or stale ones."""
+    from conveyor.paths import ProjectPaths
+
+    paths = ProjectPaths(ROOT)
+    needed = [paths.model, paths.onnx_model, paths.signature, paths.test_data, paths.metrics]
+    missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]
+    if missing:
+        pytest.fail(f"pipeline outputs {missing} are missing: run `make run` (or `dvc repro`)")
+    status = subprocess.run(
+        [str(BIN / "dvc"), "status"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
+    if status.returncode != 0 or "up to date" not in status.stdout:
+        pytest.fail(
+            "pipeline outputs are stale (`dvc status` is not clean): run `make run` "
+            f"(or `dvc repro`) first\n{status.stdout}"
+        )
+    return paths

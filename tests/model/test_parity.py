@@ -1,0 +1,70 @@
+"""The released model: good enough on Adult, and the ONNX file predicts what was evaluated."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+import yaml
+
+from conveyor.config import load_settings
+from conveyor.evaluate.metrics import predict_labels
+from conveyor.export import onnx_feeds, onnx_probabilities
+from conveyor.features import model_inputs
+from conveyor.modelio import load_model
+from conveyor.paths import ProjectPaths
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.parity
+
+
+def test_default_model_reaches_the_promised_auc(pipeline_outputs: ProjectPaths) -> None:
+    metrics = json.loads(pipeline_outputs.metrics.read_text())
+    assert metrics["roc_auc"] >= 0.90, f"test ROC AUC {metrics['roc_auc']:.4f} < 0.90"
+
+
+def test_onnx_matches_scikit_learn_on_the_whole_test_set(pipeline_outputs: ProjectPaths) -> None:
+    settings = load_settings(ROOT / "params.yaml")
+    inputs = model_inputs(pd.read_parquet(pipeline_outputs.test_data), settings.data)
+    expected = load_model(pipeline_outputs.model).predict_proba(inputs)[:, 1]
+    actual = onnx_probabilities(
+        pipeline_outputs.onnx_model.read_bytes(), onnx_feeds(inputs, settings.data)
+    )
+    tolerance = settings.export.parity_tolerance
+    threshold = settings.model.threshold
+    worst = int(np.argmax(np.abs(expected - actual)))
+    assert np.abs(expected - actual).max() <= tolerance, (
+        f"row {worst}: sklearn {expected[worst]:.6f} vs onnx {actual[worst]:.6f}"
+    )
+    flipped = predict_labels(expected, threshold) != predict_labels(actual, threshold)
+    assert not (flipped & (np.abs(expected - threshold) > tolerance)).any()
+
+
+def test_signature_describes_the_onnx_graph(pipeline_outputs: ProjectPaths) -> None:
+    signature = json.loads(pipeline_outputs.signature.read_text())
+    graph = onnx.load(pipeline_outputs.onnx_model).graph
+    kinds = {"tensor(float)": onnx.TensorProto.FLOAT, "tensor(string)": onnx.TensorProto.STRING}
+    declared = [(i["name"], kinds[i["onnx_type"]]) for i in signature["inputs"]]
+    assert declared == [(i.name, i.type.tensor_type.elem_type) for i in graph.input]
+    assert signature["output"]["probability_output"] in [o.name for o in graph.output]
+    assert set(signature["reference"]) == {name for name, _ in declared}
+    assert len(signature["model"]["data_sha256"]) == 64
+
+
+def test_dvc_yaml_declares_the_paths_the_code_writes() -> None:
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    declared = set()
+    for stage in pipeline["stages"].values():
+        for key in ("outs", "metrics", "plots"):
+            for entry in stage.get(key, []):
+                declared.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    paths = ProjectPaths(ROOT)
+    written = {
+        paths.train_data, paths.test_data, paths.manifest, paths.model, paths.train_metrics,
+        paths.metrics, paths.onnx_model, paths.signature, paths.model_card, paths.export_metrics,
+        *(paths.plot(name) for name in ("roc", "precision_recall", "calibration", "confusion")),
+    }  # fmt: skip
+    assert {str(p.relative_to(ROOT)) for p in written} <= declared

@@ -1,0 +1,83 @@
+"""DVC owns order and caching: a no-op repro runs nothing, a model parameter re-runs only the
+stages that use it, and a forced re-run reproduces the metrics to the byte."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, ROOT
+
+pytestmark = pytest.mark.pipeline
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    return output
+
+
+def _dvc(cwd: Path, *args: str) -> str:
+    return _run([str(BIN / "dvc"), *args], cwd)
+
+
+def _ran(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The project's files in a fresh git repository, sharing the project's DVC cache."""
+    target = tmp_path_factory.mktemp("clone")
+    listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT)
+    for name in listed.splitlines():
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    _run(["git", "init", "-q"], target)
+    _run(["git", "add", "-A"], target)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
+    _dvc(target, "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"))
+    _dvc(target, "repro")
+    yield target
+
+
+def test_a_second_repro_runs_nothing(clone: Path) -> None:
+    output = _dvc(clone, "repro")
+    assert _ran(output) == []
+    assert "Data and pipelines are up to date" in _dvc(clone, "status")
+    assert (clone / "models" / "model.onnx").is_file()
+
+
+def test_a_model_parameter_reruns_only_the_stages_that_use_it(clone: Path) -> None:
+    params_path = clone / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["model"]["hyperparameters"]["max_iter"] = 50
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        assert _ran(_dvc(clone, "repro")) == ["train", "evaluate", "export"]
+        assert "Data and pipelines are up to date" in _dvc(clone, "status")
+    finally:
+        params_path.write_text(original)
+        _dvc(clone, "repro")
+
+
+def test_forced_reruns_reproduce_the_metrics_byte_for_byte(clone: Path) -> None:
+    metrics = clone / "metrics" / "metrics.json"
+    first = _dvc(clone, "repro", "--force")
+    assert _ran(first) == ["prepare", "train", "evaluate", "export"]
+    before = metrics.read_bytes()
+    _dvc(clone, "repro", "--force")
+    assert metrics.read_bytes() == before
