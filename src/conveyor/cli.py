@@ -7,17 +7,15 @@ shown only with `--verbose`, so a data scientist sees what to fix, not where our
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from conveyor import __version__
 from conveyor.errors import ConveyorError
-
-STAGES = ("prepare", "train", "evaluate", "export")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,24 +46,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(command: str, params: Path) -> None:
-    # Imported here so `conveyor --help` stays fast and errors in params come first.
-    from conveyor import stages
+    # Imported here so `conveyor --help` stays fast and each stage loads only its own code.
     from conveyor.config import load_settings
     from conveyor.paths import ProjectPaths
+    from conveyor.train import check_model_settings
 
     settings = load_settings(params)
-    stages.check_settings(settings)
+    check_model_settings(settings.data, settings.model)
     if command == "check":
         print(f"{params}: valid")
         return
-    paths = ProjectPaths(root=params.resolve().parent)
-    runners: dict[str, Callable[..., Any]] = {
-        "prepare": stages.prepare,
-        "train": stages.train,
-        "evaluate": stages.evaluate,
-        "export": stages.export,
-    }
-    runners[command](settings, paths)
+    stage = importlib.import_module(f"conveyor.stages.{command}")
+    stage.run(settings, ProjectPaths(root=params.resolve().parent))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

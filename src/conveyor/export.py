@@ -50,6 +50,13 @@ def to_onnx(pipeline: Pipeline, data: DataSettings, export: ExportSettings) -> b
             f"skl2onnx cannot convert this {type(classifier).__name__} pipeline: {error}"
         ) from None
     model.doc_string = "Exported by Conveyor; inputs and classes are described in signature.json"
+    # skl2onnx names the graph with a random UUID and lists opsets in set order: pin both so
+    # the same pipeline always exports to the same bytes.
+    model.graph.name = "conveyor"
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    for domain, version in opsets:
+        model.opset_import.add(domain=domain, version=version)
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString(deterministic=True))
 

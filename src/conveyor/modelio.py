@@ -7,18 +7,75 @@ smuggles in anything else is refused.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from conveyor.errors import ModelError, StaleOutputError
 
+_SCHEMA = "schema.json"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 
 
 def dump_model(pipeline: Pipeline) -> bytes:
-    return bytes(sio.dumps(pipeline))
+    """skops bytes, made canonical so that the same model always gives the same file."""
+    return canonical_skops(bytes(sio.dumps(pipeline)))
+
+
+def canonical_skops(archive: bytes) -> bytes:
+    """Replace skops' memory addresses by sequence numbers and fix the zip timestamps.
+
+    skops names every object by `id()` (and each array file `<id>.npy`), so two dumps of one
+    model differ in every byte. Renumbering in the schema's own (deterministic) order keeps
+    shared references shared and makes the file a function of the model: DVC then sees an
+    unchanged output, `dvc.lock` does not churn, and a changed hash means a changed model.
+    """
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    schema = json.loads(source.read(_SCHEMA))
+    numbers: dict[int, int] = {}
+    _renumber(schema, numbers)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        _write_entry(target, _SCHEMA, json.dumps(schema, indent=2).encode())
+        renamed = {}
+        for name in source.namelist():
+            if name == _SCHEMA:
+                continue
+            stem, dot, suffix = name.partition(".")
+            if not stem.isdigit() or int(stem) not in numbers:
+                raise ModelError(f"unexpected entry {name!r} in a skops archive")
+            renamed[f"{numbers[int(stem)]}{dot}{suffix}"] = name
+        for new_name in sorted(renamed):
+            _write_entry(target, new_name, source.read(renamed[new_name]))
+    return buffer.getvalue()
+
+
+def _renumber(node: Any, numbers: dict[int, int]) -> None:
+    if isinstance(node, dict):
+        if "__id__" in node:
+            node["__id__"] = numbers.setdefault(node["__id__"], len(numbers))
+        if isinstance(node.get("file"), str):
+            stem, dot, suffix = node["file"].partition(".")
+            if stem.isdigit():
+                node["file"] = f"{numbers.setdefault(int(stem), len(numbers))}{dot}{suffix}"
+        for value in node.values():
+            _renumber(value, numbers)
+    elif isinstance(node, list):
+        for item in node:
+            _renumber(item, numbers)
+
+
+def _write_entry(archive: zipfile.ZipFile, name: str, content: bytes) -> None:
+    entry = zipfile.ZipInfo(name, date_time=_EPOCH)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o644 << 16
+    archive.writestr(entry, content)
 
 
 def load_model(path: Path) -> Pipeline:

@@ -198,3 +198,10 @@ def fit(
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python values, so search results serialise to JSON."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def check_model_settings(data: DataSettings, model: ModelSettings) -> None:
+    """Checks of params that need scikit-learn, run by the CLI before any stage does work."""
+    pipeline = build_pipeline(data, model)
+    if model.search.enabled:
+        check_search_space(pipeline, model.search)

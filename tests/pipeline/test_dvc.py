@@ -74,10 +74,18 @@ def test_a_model_parameter_reruns_only_the_stages_that_use_it(clone: Path) -> No
         _dvc(clone, "repro")
 
 
-def test_forced_reruns_reproduce_the_metrics_byte_for_byte(clone: Path) -> None:
-    metrics = clone / "metrics" / "metrics.json"
+def test_forced_reruns_reproduce_every_output_byte_for_byte(clone: Path) -> None:
+    outputs = [
+        "metrics/metrics.json",
+        "data/prepared/train.parquet",
+        "models/model.skops",
+        "models/model.onnx",
+        "models/signature.json",
+    ]
     first = _dvc(clone, "repro", "--force")
     assert _ran(first) == ["prepare", "train", "evaluate", "export"]
-    before = metrics.read_bytes()
+    before = {name: (clone / name).read_bytes() for name in outputs}
+    lock = (clone / "dvc.lock").read_text()
     _dvc(clone, "repro", "--force")
-    assert metrics.read_bytes() == before
+    assert {name: (clone / name).read_bytes() for name in outputs} == before
+    assert (clone / "dvc.lock").read_text() == lock

@@ -41,3 +41,23 @@ def test_damaged_and_missing_files_are_explained(tmp_path: Path) -> None:
         load_model(path)
     with pytest.raises(StaleOutputError, match="run `dvc repro`"):
         load_model(tmp_path / "absent.skops")
+
+
+def test_the_same_model_always_gives_the_same_bytes(tmp_path: Path) -> None:
+    first = dump_model(_fitted(FunctionTransformer()))
+    second = dump_model(_fitted(FunctionTransformer()))
+    assert first == second
+    path = tmp_path / "model.skops"
+    path.write_bytes(first)
+    assert load_model(path).predict(np.array([[0.0], [3.0]])).tolist() == [0, 1]
+
+
+def test_canonical_files_keep_shared_references(tmp_path: Path) -> None:
+    pipeline = _fitted(FunctionTransformer())
+    classifier = pipeline.named_steps["classifier"]
+    classifier.first_copy_ = classifier.second_copy_ = np.arange(4.0)
+    path = tmp_path / "model.skops"
+    path.write_bytes(dump_model(pipeline))
+    loaded = load_model(path).named_steps["classifier"]
+    assert loaded.first_copy_ is loaded.second_copy_
+    assert loaded.first_copy_.tolist() == [0.0, 1.0, 2.0, 3.0]

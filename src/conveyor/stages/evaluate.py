@@ -1,0 +1,48 @@
+"""`conveyor evaluate`: fitted pipeline + test set -> metrics and DVC plot data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from conveyor.atomic import staged_outputs
+from conveyor.config import Settings
+from conveyor.evaluate import curves
+from conveyor.evaluate.metrics import overall_metrics
+from conveyor.features import model_inputs, target_vector
+from conveyor.modelio import load_model
+from conveyor.paths import ProjectPaths
+from conveyor.stages.inputs import read_json, read_prepared
+
+log = logging.getLogger("conveyor")
+
+
+def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Fitted pipeline + test set -> metrics and DVC plot data."""
+    pipeline = load_model(paths.model)
+    frame = read_prepared(paths.test_data)
+    manifest = read_json(paths.manifest)
+    labels = target_vector(frame, settings.data)
+    probabilities = pipeline.predict_proba(model_inputs(frame, settings.data))[:, 1]
+    threshold = settings.model.threshold
+    metrics = overall_metrics(labels, probabilities, threshold)
+    points = settings.evaluate.curve_points
+    plots = {
+        "roc": curves.roc_curve(labels, probabilities, points),
+        "precision_recall": curves.precision_recall_curve(labels, probabilities, points),
+        "calibration": curves.calibration(
+            labels, probabilities, settings.evaluate.calibration_bins
+        ),
+        "confusion": curves.confusion_rows(labels, probabilities, threshold, manifest["classes"]),
+    }
+    with staged_outputs() as out:
+        out.write_json(paths.metrics, metrics)
+        for name, table in plots.items():
+            out.write_text(paths.plot(name), table.to_csv(index=False, lineterminator="\n"))
+    log.info(
+        "test ROC AUC %.4f, F1 %.4f on %s rows",
+        metrics["roc_auc"],
+        metrics["f1"],
+        f"{len(frame):,}",
+    )
+    return metrics

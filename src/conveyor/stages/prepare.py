@@ -1,0 +1,77 @@
+"""`conveyor prepare`: raw files -> validated, anonymised, de-duplicated, split Parquet."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pandas as pd
+
+from conveyor import data as data_ops
+from conveyor.atomic import staged_outputs
+from conveyor.config import Settings
+from conveyor.features import target_vector
+from conveyor.paths import ProjectPaths
+
+log = logging.getLogger("conveyor")
+
+
+def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
+    """Raw files -> validated, anonymised, de-duplicated, split Parquet files."""
+    data = settings.data
+    loaded = [
+        data_ops.read_source(source, paths.resolve(source.path), data) for source in data.sources
+    ]
+    data_ops.check_same_layout(loaded)
+    validated = [
+        data_ops.validate(data_ops.normalise(s.frame, data), data, str(s.path)) for s in loaded
+    ]
+    combined = pd.concat(validated, ignore_index=True)
+    classes = data_ops.check_classes(combined, data)
+    rows_raw = len(combined)
+    if data.deduplicate:
+        combined = data_ops.deduplicate(combined)
+    key = _pseudonym_key(data.pseudonymise_key_env, data.pseudonymise_columns)
+    combined = data_ops.pseudonymise(combined, data.pseudonymise_columns, key)
+    combined = data_ops.select_columns(combined, data)
+    train, test = data_ops.split(combined, data, settings.split)
+    manifest = {
+        "sources": [{"path": str(s.path), "sha256": s.sha256} for s in loaded],
+        "data_sha256": data_ops.data_fingerprint(loaded),
+        "classes": classes,
+        "rows_raw": rows_raw,
+        "duplicates_dropped": rows_raw - len(combined),
+        "rows_train": len(train),
+        "rows_test": len(test),
+        "positive_rate_train": round(float(target_vector(train, data).mean()), 6),
+        "positive_rate_test": round(float(target_vector(test, data).mean()), 6),
+        "columns": list(combined.columns),
+        "pseudonymisation": "hmac-sha256"
+        if key
+        else ("sha256" if data.pseudonymise_columns else None),
+    }
+    with staged_outputs() as out:
+        out.write(paths.train_data, lambda p: train.to_parquet(p, index=False))
+        out.write(paths.test_data, lambda p: test.to_parquet(p, index=False))
+        out.write_json(paths.manifest, manifest)
+    log.info(
+        "prepared %s train and %s test rows from %s record(s) (%s duplicates dropped)",
+        f"{len(train):,}",
+        f"{len(test):,}",
+        f"{rows_raw:,}",
+        f"{manifest['duplicates_dropped']:,}",
+    )
+    return manifest
+
+
+def _pseudonym_key(variable: str, columns: list[str]) -> bytes | None:
+    key = os.environ.get(variable)
+    if columns and not key:
+        log.warning(
+            "%s is not set: pseudonymised columns %s use an unkeyed SHA-256, which a "
+            "dictionary attack can reverse for guessable values",
+            variable,
+            columns,
+        )
+    return key.encode() if key else None

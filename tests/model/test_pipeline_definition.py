@@ -1,0 +1,91 @@
+"""`dvc.yaml` tells the truth: each stage depends on exactly the code it runs and declares
+every file it writes. A stale dep list is how a pipeline silently serves an old model."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conveyor.paths import ProjectPaths
+from conveyor.stages import STAGES
+from tests.conftest import ROOT
+
+SOURCE = ROOT / "src"
+
+
+def _stages() -> dict[str, Any]:
+    stages: dict[str, Any] = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return stages
+
+
+def _module_file(name: str) -> Path | None:
+    base = SOURCE.joinpath(*name.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_code(module: str, seen: set[Path] | None = None) -> set[Path]:
+    """Every conveyor source file `module` imports, directly or not (packages included)."""
+    seen = set() if seen is None else seen
+    path = _module_file(module)
+    if path is None or path in seen:
+        return seen
+    seen.add(path)
+    parts = module.split(".")
+    for depth in range(1, len(parts)):
+        package = _module_file(".".join(parts[:depth]))
+        if package is not None:
+            seen.add(package)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("conveyor"):
+            assert node.module is not None
+            _imported_code(node.module, seen)
+            for alias in node.names:
+                _imported_code(f"{node.module}.{alias.name}", seen)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("conveyor"):
+                    _imported_code(alias.name, seen)
+    return seen
+
+
+def _covered(path: Path, deps: list[str]) -> bool:
+    relative = path.relative_to(ROOT)
+    return any(relative == Path(dep) or Path(dep) in relative.parents for dep in deps)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_depends_on_exactly_the_code_it_imports(stage: str) -> None:
+    deps: list[str] = _stages()[stage]["deps"]
+    code = _imported_code(f"conveyor.stages.{stage}")
+    missing = sorted(str(p.relative_to(ROOT)) for p in code if not _covered(p, deps))
+    assert not missing, f"dvc.yaml stage {stage!r} lacks deps {missing}"
+    code_deps = [dep for dep in deps if dep.startswith("src/")]
+    unused = [dep for dep in code_deps if not any(_covered(p, [dep]) for p in code)]
+    assert not unused, f"dvc.yaml stage {stage!r} depends on code it never imports: {unused}"
+
+
+def test_dvc_yaml_declares_the_paths_the_code_writes() -> None:
+    declared = set()
+    for stage in _stages().values():
+        for key in ("outs", "metrics", "plots"):
+            for entry in stage.get(key, []):
+                declared.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    paths = ProjectPaths(ROOT)
+    written = {
+        paths.train_data, paths.test_data, paths.manifest, paths.model, paths.train_metrics,
+        paths.metrics, paths.onnx_model, paths.signature, paths.model_card, paths.export_metrics,
+        *(paths.plot(name) for name in ("roc", "precision_recall", "calibration", "confusion")),
+    }  # fmt: skip
+    assert {str(p.relative_to(ROOT)) for p in written} <= declared
+
+
+def test_every_stage_is_a_cli_command() -> None:
+    assert list(_stages()) == list(STAGES)
+    assert all(_stages()[name]["cmd"] == f"conveyor {name}" for name in STAGES)
