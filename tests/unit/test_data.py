@@ -178,3 +178,18 @@ def test_files_with_different_layouts_are_not_concatenated(
     loaded = [data_ops.read_source(Source(path=p), p, settings) for p in (first, second)]
     with pytest.raises(DataError, match="have different columns"):
         data_ops.check_same_layout(loaded)
+
+
+def test_reads_parquet_with_the_same_rules(tmp_path: Path) -> None:
+    params = churn_params(source="churn.parquet")
+    params["data"]["format"] = "parquet"
+    settings = parse_settings(params).data
+    path = tmp_path / "churn.parquet"
+    churn_frame(30).to_parquet(path, index=False)
+    frame = _load(path, settings)
+    validated = data_ops.validate(data_ops.normalise(frame, settings), settings, "churn.parquet")
+    assert len(validated) == 30
+    assert validated["tenure_months"].dtype == np.float64
+    path.write_bytes(b"PAR1 but not really")
+    with pytest.raises(DataError, match=r"churn\.parquet is not a readable Parquet file"):
+        _load(path, settings)
