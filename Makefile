@@ -13,10 +13,13 @@ export PATH := $(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format clean bench
+IMAGE ?= localhost/conveyor-serve:local
+REQUIREMENTS ?= requirements/serve.txt
+
+.PHONY: help setup run test lint format clean bench bench-serve serve image smoke requirements
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -44,8 +47,24 @@ format: setup ## apply ruff's fixes and formatting
 	ruff check --fix src tests bench
 	ruff format src tests bench
 
-bench: run ## measure stage wall time and peak memory (writes docs/benchmarks.md)
+bench: run ## measure the pipeline (docs/benchmarks.md)
 	python bench/pipeline.py --write docs/benchmarks.md
+
+bench-serve: image ## measure the server against the alternatives (docs/serving-benchmarks.md)
+	python bench/serve.py --image $(IMAGE) --write docs/serving-benchmarks.md
+
+serve: run ## serve models/model.onnx on http://127.0.0.1:8080 (CONVEYOR_* variables apply)
+	CONVEYOR_HOST=$${CONVEYOR_HOST:-127.0.0.1} conveyor-serve
+
+image: run ## build the serving image with docker, else podman (IMAGE=...)
+	scripts/container.sh build $(IMAGE)
+
+smoke: image ## start the image, call /health and /predict, stop it
+	scripts/smoke-test.sh $(IMAGE)
+
+requirements: setup ## export the locked runtime requirements the image installs
+	$(UV) export --frozen --no-dev --no-emit-project --format requirements-txt \
+		--quiet --output-file $(REQUIREMENTS)
 
 clean: ## remove environments, caches and pipeline outputs (not the DVC cache)
 	rm -rf .tools $(VENV) .mypy_cache .ruff_cache .pytest_cache data/prepared models

@@ -1,0 +1,49 @@
+# The serving image: a virtual environment with the runtime dependencies only (numpy,
+# onnxruntime, starlette, uvicorn), the conveyor.serve package, model.onnx and signature.json.
+# Build it after `dvc repro` (it copies models/); `make image` passes the build arguments.
+ARG BASE_IMAGE=python:3.12-slim
+
+FROM ${BASE_IMAGE} AS build
+# Optional CA bundle for networks that intercept TLS, passed as a build secret so no layer
+# keeps it: --secret id=pipca,src=/path/ca.pem --build-arg PIP_CERT=/run/secrets/pipca
+ARG PIP_CERT=""
+RUN python3 -m venv /opt/venv
+COPY requirements/serve.txt /tmp/requirements.txt
+RUN --mount=type=secret,id=pipca \
+    /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+        ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements.txt \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools
+
+FROM ${BASE_IMAGE}
+ARG GIT_SHA=unknown
+ARG VERSION=0.0.0
+ARG SOURCE_URL=https://github.com/conveyor-ml/conveyor
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.title="conveyor-serve" \
+      org.opencontainers.image.description="ONNX model server built by the Conveyor pipeline" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.revision="${GIT_SHA}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="MIT"
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin conveyor
+COPY --from=build /opt/venv /opt/venv
+COPY src/conveyor/__init__.py /app/conveyor/__init__.py
+COPY src/conveyor/serve /app/conveyor/serve
+COPY models/model.onnx models/signature.json /app/models/
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CONVEYOR_MODEL_PATH=/app/models/model.onnx \
+    CONVEYOR_SIGNATURE_PATH=/app/models/signature.json \
+    CONVEYOR_HOST=0.0.0.0 \
+    CONVEYOR_PORT=8080 \
+    CONVEYOR_GIT_SHA=${GIT_SHA}
+USER 10001:10001
+WORKDIR /app
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-m", "conveyor.serve.healthcheck"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "conveyor.serve"]

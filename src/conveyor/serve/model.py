@@ -1,0 +1,46 @@
+"""The ONNX model: one onnxruntime session, one call per batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from conveyor.serve.signature import Signature, SignatureError, check_against_graph
+
+
+class OnnxModel:
+    """An inference session bound to its signature; predicts positive-class probabilities."""
+
+    def __init__(self, model_path: Path, signature: Signature, threads: int = 1) -> None:
+        if not model_path.is_file():
+            raise SignatureError(
+                f"model file {model_path} does not exist (set CONVEYOR_MODEL_PATH, or run "
+                "`dvc repro` to produce models/model.onnx)"
+            )
+        options = ort.SessionOptions()
+        # One thread per worker: several workers on a few cores beat threads fighting.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                str(model_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped exceptions
+            raise SignatureError(f"model file {model_path} cannot be loaded: {error}") from None
+        inputs = {i.name: i.type for i in self._session.get_inputs()}
+        outputs = [o.name for o in self._session.get_outputs()]
+        check_against_graph(signature, inputs, outputs)
+        self.signature = signature
+
+    def probabilities(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Positive-class probability per row, from one `run` over the whole batch."""
+        (table,) = self._session.run([self.signature.probability_output], columns)
+        return np.asarray(table)[:, self.signature.positive_index].astype(np.float64)
+
+    def labels(self, probabilities: np.ndarray) -> list[str]:
+        """Class names from the threshold (the rule the pipeline evaluated with)."""
+        positive = self.signature.classes[self.signature.positive_index]
+        negative = self.signature.classes[1 - self.signature.positive_index]
+        return [positive if p >= self.signature.threshold else negative for p in probabilities]

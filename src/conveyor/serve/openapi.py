@@ -1,0 +1,160 @@
+"""The OpenAPI document, generated from the signature so it states the real field names,
+types and limits: what clients code against and what fuzzers (schemathesis) attack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.serve.signature import NUMBER, Signature
+
+_MAX_LISTED_CATEGORIES = 50
+
+
+def _field_schema(kind: str, categories: frozenset[str]) -> dict[str, Any]:
+    if kind == NUMBER:
+        return {
+            "type": "number",
+            "format": "float",
+            "nullable": True,
+            "minimum": -3.4e38,
+            "maximum": 3.4e38,
+            "description": "A number; null means missing (imputed as in training).",
+        }
+    known = sorted(categories)
+    listed = ", ".join(known[:_MAX_LISTED_CATEGORIES])
+    schema: dict[str, Any] = {
+        "type": "string",
+        "nullable": True,
+        "description": (
+            f"Seen in training: {listed}. Other values are accepted and counted in "
+            "conveyor_unknown_categories_total; null means missing."
+        ),
+    }
+    if known:
+        schema["example"] = known[0]
+    return schema
+
+
+def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[str, Any]:
+    """OpenAPI 3.0 for the server, with the record schema taken from the signature."""
+    record = {
+        "type": "object",
+        "properties": {f.name: _field_schema(f.kind, f.categories) for f in signature.fields},
+        "required": list(signature.names),
+        "additionalProperties": False,
+    }
+    error = {
+        "description": "The request was refused; the message names the record and field.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    json_ok = {"200": {"description": "OK", "content": {"application/json": {"schema": {}}}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Conveyor model server",
+            "version": version,
+            "description": "Predictions from the ONNX model exported by the Conveyor pipeline.",
+        },
+        "paths": {
+            "/predict": {
+                "post": {
+                    "summary": "Predict one record or a batch",
+                    "operationId": "predict",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/PredictRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "One prediction per record, in order.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/PredictResponse"}
+                                }
+                            },
+                        },
+                        "400": error,
+                        "413": error,
+                        "415": error,
+                        "422": error,
+                    },
+                }
+            },
+            "/health": {
+                "get": {"summary": "Liveness", "operationId": "health", "responses": json_ok}
+            },
+            "/ready": {
+                "get": {
+                    "summary": "Readiness: the model is loaded",
+                    "operationId": "ready",
+                    "responses": {**json_ok, "503": error},
+                }
+            },
+            "/metadata": {
+                "get": {
+                    "summary": "Model version, provenance, metrics, signature",
+                    "operationId": "metadata",
+                    "responses": json_ok,
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Record": record,
+                "PredictRequest": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/Record"},
+                        {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Record"},
+                            "minItems": 1,
+                            "maxItems": max_batch,
+                        },
+                    ]
+                },
+                "PredictResponse": {
+                    "type": "object",
+                    "required": ["model_version", "predictions"],
+                    "properties": {
+                        "model_version": {"type": "string"},
+                        "predictions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["label", "probability"],
+                                "properties": {
+                                    "label": {"type": "string", "enum": list(signature.classes)},
+                                    "probability": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "maximum": 1,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+            }
+        },
+    }

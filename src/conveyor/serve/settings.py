@@ -1,0 +1,66 @@
+"""Server configuration from environment variables, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "CONVEYOR_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything the server can be told; defaults suit the container image."""
+
+    model_path: Path = Path("models/model.onnx")
+    signature_path: Path = Path("models/signature.json")
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    max_batch: int = 1000
+    max_body_bytes: int = 1_000_000
+    log_level: str = "info"
+    threads_per_worker: int = 1
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            model_path=Path(env.get(f"{PREFIX}MODEL_PATH", str(defaults.model_path))),
+            signature_path=Path(env.get(f"{PREFIX}SIGNATURE_PATH", str(defaults.signature_path))),
+            host=env.get(f"{PREFIX}HOST", defaults.host),
+            port=_integer(env, "PORT", defaults.port, 1, 65535),
+            workers=_integer(env, "WORKERS", defaults.workers, 1, 64),
+            max_batch=_integer(env, "MAX_BATCH", defaults.max_batch, 1, 1_000_000),
+            max_body_bytes=_integer(env, "MAX_BODY_BYTES", defaults.max_body_bytes, 64, 1 << 30),
+            log_level=_choice(env, "LOG_LEVEL", defaults.log_level),
+            threads_per_worker=_integer(env, "THREADS", defaults.threads_per_worker, 1, 64),
+        )
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str) -> str:
+    levels = ("critical", "error", "warning", "info", "debug")
+    value = env.get(PREFIX + name, default).lower()
+    if value not in levels:
+        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(levels)}, got {value!r}")
+    return value

@@ -1,0 +1,110 @@
+"""Every class of bad input gets a 4xx naming the record and field; never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.serve.conftest import Server, example_record
+
+
+def _post_raw(server: Server, body: bytes, content_type: str = "application/json") -> Any:
+    return server.request("POST", "/predict", body, {"Content-Type": content_type})
+
+
+def _mutated(signature: dict[str, Any], change: str) -> Any:
+    record = example_record(signature)
+    number = next(f["name"] for f in signature["inputs"] if f["type"] == "number")
+    text = next(f["name"] for f in signature["inputs"] if f["type"] == "string")
+    if change == "missing":
+        del record[number]
+    elif change == "extra":
+        record["favourite_colour"] = "blue"
+    elif change == "number_as_string":
+        record[number] = "forty"
+    elif change == "boolean_number":
+        record[number] = True
+    elif change == "string_as_number":
+        record[text] = 7
+    elif change == "huge_number":
+        record[number] = 1e39
+    elif change == "huge_integer":
+        record[number] = 10**400
+    elif change == "not_an_object":
+        return [record, "oops"]
+    return [example_record(signature), record]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "needle"),
+    [
+        ("missing", 422, "record 1: missing field(s) {number}"),
+        ("extra", 422, "record 1: unknown field(s) favourite_colour"),
+        ("number_as_string", 422, "record 1: field {number} must be a number or null"),
+        ("boolean_number", 422, "record 1: field {number} must be a number or null"),
+        ("string_as_number", 422, "record 1: field {text} must be a string or null"),
+        ("huge_number", 422, "record 1: field {number} is out of range"),
+        ("huge_integer", 422, "record 1: field {number} is out of range"),
+        ("not_an_object", 422, "record 1: must be a JSON object, got a string"),
+    ],
+)
+def test_bad_records_are_refused_by_name(
+    server: Server, signature: dict[str, Any], change: str, status: int, needle: str
+) -> None:
+    number = next(f["name"] for f in signature["inputs"] if f["type"] == "number")
+    text = next(f["name"] for f in signature["inputs"] if f["type"] == "string")
+    reply = server.post_json("/predict", _mutated(signature, change))
+    assert reply.status == status
+    assert needle.format(number=number, text=text) in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (b'{"age": NaN}', 422, "NaN is not a number JSON allows"),
+        (b'[{"age": Infinity}]', 422, "Infinity is not a number JSON allows"),
+        (b"[]", 422, "empty list"),
+        (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"42", 422, "got the number 42"),
+        (b'"a string"', 422, "got a string"),
+        (b"", 400, "not valid JSON"),
+    ],
+)
+def test_malformed_bodies(server: Server, body: bytes, status: int, needle: str) -> None:
+    reply = _post_raw(server, body)
+    assert reply.status == status
+    assert needle in reply.json()["error"]
+
+
+def test_batches_over_the_limit(server: Server, signature: dict[str, Any]) -> None:
+    reply = server.post_json("/predict", [example_record(signature)] * 1001)
+    assert reply.status == 413
+    assert "batch of 1001 records exceeds the limit of 1000" in reply.json()["error"]
+
+
+def test_bodies_over_the_limit(server: Server) -> None:
+    body = json.dumps([{"padding": "x" * 1000}] * 2100).encode()
+    reply = _post_raw(server, body)
+    assert reply.status == 413
+    assert "exceeds 2000000 bytes" in reply.json()["error"]
+
+
+def test_wrong_content_type(server: Server, signature: dict[str, Any]) -> None:
+    reply = _post_raw(server, json.dumps(example_record(signature)).encode(), "text/csv")
+    assert reply.status == 415
+
+
+def test_wrong_method_and_unknown_path(server: Server) -> None:
+    assert server.get("/predict").status == 405
+    reply = server.get("/nowhere")
+    assert reply.status == 404
+    assert "error" in reply.json()
+
+
+def test_the_server_survives_and_never_answered_500(server: Server) -> None:
+    assert server.get("/health").status == 200
+    metrics = server.get("/metrics").body.decode()
+    assert 'status="500"' not in metrics
