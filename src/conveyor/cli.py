@@ -13,9 +13,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conveyor import __version__
 from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    from conveyor.paths import ProjectPaths
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,25 +43,63 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate": "score the model on the test set; write metrics and plots",
         "export": "convert to ONNX, check parity, write the signature and model card",
         "check": "validate params.yaml (and the model settings) without running anything",
+        "gate": "print the quality gates of the last evaluate; exit 1 if a blocking gate failed",
     }
     for name, text in helps.items():
         commands.add_parser(name, parents=[common], help=text, description=text)
+    report_help = "write the markdown report: this checkout's model against a base revision"
+    report = commands.add_parser("report", parents=[common], help=report_help)
+    report.add_argument("--base", help="git revision to compare with (e.g. origin/main)")
+    report.add_argument("--label", default="this branch", help="name of this side")
+    report.add_argument("--output", type=Path, default=Path("report.md"), help="report file")
+    report.add_argument("--run-url", help="link to the CI run, added at the end")
     return parser
 
 
-def _run(command: str, params: Path) -> None:
+def _gate(paths: ProjectPaths) -> int:
+    """`conveyor gate`: the verdict of the last evaluate, as CI consumes it."""
+    from conveyor.evaluate.gates import format_table
+    from conveyor.stages.inputs import read_json
+
+    summary = read_json(paths.gates)
+    print(format_table(summary))
+    return 1 if summary["verdict"] == "fail" else 0
+
+
+def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
+    """`conveyor report`: render the comparison and write it atomically."""
+    from conveyor.atomic import staged_outputs
+    from conveyor.report import render_report
+    from conveyor.reportio import from_git, from_tree
+
+    current = from_tree(paths, arguments.params, arguments.label)
+    base = from_git(paths, arguments.params, arguments.base) if arguments.base else None
+    text = render_report(current, base, arguments.run_url)
+    with staged_outputs() as out:
+        out.write_text(arguments.output, text)
+    print(f"wrote {arguments.output}")
+    return 0
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    command, params = arguments.command, arguments.params
     # Imported here so `conveyor --help` stays fast and each stage loads only its own code.
     from conveyor.config import load_settings
     from conveyor.paths import ProjectPaths
     from conveyor.train import check_model_settings
 
     settings = load_settings(params)
+    if command == "gate":
+        return _gate(ProjectPaths(root=params.resolve().parent))
+    if command == "report":
+        return _report(arguments, ProjectPaths(root=params.resolve().parent))
     check_model_settings(settings.data, settings.model)
     if command == "check":
         print(f"{params}: valid")
-        return
+        return 0
     stage = importlib.import_module(f"conveyor.stages.{command}")
     stage.run(settings, ProjectPaths(root=params.resolve().parent))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        _run(arguments.command, arguments.params)
+        return _run(arguments)
     except ConveyorError as error:
         if arguments.verbose:
             traceback.print_exc()
@@ -86,7 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ impossible value stops the run before any data is touched, with a message naming
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -233,6 +235,20 @@ class SearchSettings(_Strict):
         return self
 
 
+class ReweightingSettings(_Strict):
+    """Reweighing (Kamiran & Calders): weight each (group, label) cell so that group and label
+    look independent in training. Changes only sample weights, so the export is unchanged."""
+
+    enabled: bool = False
+    sensitive_feature: ColumnName | None = None
+
+    @model_validator(mode="after")
+    def _feature_when_enabled(self) -> ReweightingSettings:
+        if self.enabled and not self.sensitive_feature:
+            raise ValueError("`sensitive_feature` must name the column to reweight by")
+        return self
+
+
 class ModelSettings(_Strict):
     """Which estimator, its hyper-parameters, and the decision threshold."""
 
@@ -241,6 +257,7 @@ class ModelSettings(_Strict):
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    reweighting: ReweightingSettings = Field(default_factory=ReweightingSettings)
 
 
 class EvaluateSettings(_Strict):
@@ -262,6 +279,111 @@ class ExportSettings(_Strict):
     )
 
 
+GateMode = Literal["off", "report", "block"]
+GatedMetric = Literal[
+    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+    "selection_rate", "false_positive_rate", "log_loss", "brier",
+]  # fmt: skip
+FairnessMetric = Literal[
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+]
+
+
+class Bound(_Strict):
+    """One gate: a minimum or a maximum, and whether it blocks, reports, or is off."""
+
+    min: float | None = None
+    max: float | None = None
+    mode: GateMode = "block"
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Bound:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of `min` or `max`")
+        return self
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        return "min" if self.min is not None else "max"
+
+    @property
+    def value(self) -> float:
+        bound = self.min if self.min is not None else self.max
+        assert bound is not None
+        return bound
+
+
+class Support(_Strict):
+    """Below this, a group's numbers are reported but never gated: too few rows to judge."""
+
+    rows: int = Field(default=100, ge=1)
+    positives: int = Field(default=30, ge=0)
+
+
+class BootstrapSettings(_Strict):
+    """Confidence intervals for every gated number (Poisson bootstrap, seeded)."""
+
+    resamples: int = Field(default=1000, ge=100, le=100_000)
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    seed: int = Field(default=0, ge=0)
+
+
+class SliceGates(_Strict):
+    """Per-slice minimums over `data.slice_columns`; numeric columns are cut into bins."""
+
+    min_support: Support = Field(default_factory=Support)
+    bins: dict[str, list[float]] = Field(default_factory=dict)
+    metrics: dict[GatedMetric, Bound] = Field(default_factory=dict)
+
+    @field_validator("bins")
+    @classmethod
+    def _increasing(cls, bins: dict[str, list[float]]) -> dict[str, list[float]]:
+        for column, edges in bins.items():
+            if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+                raise ValueError(
+                    f"bins for {column!r} must be at least two strictly increasing edges"
+                )
+        return bins
+
+
+class FairnessGates(_Strict):
+    """Bounds per sensitive feature (or intersection `a&b`) on fairlearn's disparity metrics."""
+
+    min_support: Support = Field(default_factory=lambda: Support(rows=100, positives=30))
+    intersections: list[list[ColumnName]] = Field(default_factory=list)
+    bounds: dict[str, dict[FairnessMetric, Bound]] = Field(default_factory=dict)
+
+    @property
+    def groupings(self) -> list[str]:
+        """Names of what is evaluated: each sensitive feature, then each intersection."""
+        return list(self.bounds)
+
+
+class DataGates(_Strict):
+    """Checks on the prepared data that run before any model is judged."""
+
+    positive_rate_min: float = Field(default=0.01, ge=0.0, le=1.0)
+    positive_rate_max: float = Field(default=0.99, ge=0.0, le=1.0)
+    max_positive_rate_gap: float = Field(
+        default=0.02, ge=0.0, le=1.0, description="Largest |train - test| positive-rate gap."
+    )
+
+
+class GateSettings(_Strict):
+    """The quality gates. A gate fails only when its whole confidence interval is past the
+    bound; an interval straddling it is `inconclusive` (failing only if configured)."""
+
+    fail_on_inconclusive: bool = False
+    bootstrap: BootstrapSettings = Field(default_factory=BootstrapSettings)
+    overall: dict[GatedMetric, Bound] = Field(default_factory=dict)
+    slices: SliceGates = Field(default_factory=SliceGates)
+    fairness: FairnessGates = Field(default_factory=FairnessGates)
+    data: DataGates = Field(default_factory=DataGates)
+
+
 class Settings(_Strict):
     """Everything in `params.yaml`, validated."""
 
@@ -270,9 +392,44 @@ class Settings(_Strict):
     model: ModelSettings
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
-    gates: dict[str, Any] = Field(
-        default_factory=dict, description="Reserved for the quality gates."
-    )
+    gates: GateSettings = Field(default_factory=GateSettings)
+
+    @model_validator(mode="after")
+    def _gates_name_known_columns(self) -> Settings:
+        data, gates = self.data, self.gates
+        reweighting = self.model.reweighting
+        if reweighting.enabled and reweighting.sensitive_feature not in data.sensitive_features:
+            raise ValueError(
+                f"model.reweighting.sensitive_feature {reweighting.sensitive_feature!r} is not "
+                "in data.sensitive_features"
+            )
+        numeric = set(data.numeric_features)
+        for column in gates.slices.bins:
+            if column not in data.slice_columns:
+                raise ValueError(
+                    f"gates.slices.bins names {column!r}, which is not in data.slice_columns"
+                )
+        unbinned = [c for c in data.slice_columns if c in numeric and c not in gates.slices.bins]
+        if unbinned:
+            raise ValueError(
+                f"numeric slice columns {unbinned} need bin edges in gates.slices.bins"
+            )
+        known = set(data.sensitive_features)
+        for combination in gates.fairness.intersections:
+            unknown = [c for c in combination if c not in known]
+            if unknown or len(combination) < 2:
+                raise ValueError(
+                    f"gates.fairness.intersections entry {combination} must combine two or "
+                    "more of data.sensitive_features"
+                )
+            known.add("&".join(combination))
+        stray = [name for name in gates.fairness.bounds if name not in known]
+        if stray:
+            raise ValueError(
+                f"gates.fairness.bounds names {stray}; use data.sensitive_features or a "
+                "configured intersection (joined with '&')"
+            )
+        return self
 
 
 def _duplicates(items: list[str]) -> list[str]:

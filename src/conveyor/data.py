@@ -282,9 +282,23 @@ def _digest(value: str, key: bytes | None) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+RECORD_ID = "record_id"
+
+
+def with_record_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add a fingerprint of each whole raw record (before columns are dropped).
+
+    Two rows share it only when every raw value is equal, so it identifies duplicates, and it
+    lets a data test prove that no record sits on both sides of the split even after columns
+    such as identifiers or weights have been removed.
+    """
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    return frame.assign(**{RECORD_ID: [f"{value:016x}" for value in hashes]})
+
+
 def deduplicate(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop exact duplicate records: a copy in train and test would inflate every metric."""
-    return frame.drop_duplicates(ignore_index=True)
+    return frame.drop_duplicates(subset=[RECORD_ID], ignore_index=True)
 
 
 def select_columns(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:
@@ -296,6 +310,7 @@ def select_columns(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:
                 *data.evaluation_columns,
                 *data.pseudonymise_columns,
                 data.target,
+                RECORD_ID,
             ]
         )
     )
@@ -307,6 +322,7 @@ def select_columns(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:
         if column in result.columns and column not in _group_columns(data):
             result[column] = categorical_strings(result[column]).astype("string")
     result[data.target] = result[data.target].astype("string")
+    result[RECORD_ID] = result[RECORD_ID].astype("string")
     return result
 
 

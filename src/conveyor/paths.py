@@ -64,6 +64,18 @@ class ProjectPaths:
         return self.metrics_dir / "metrics.json"
 
     @property
+    def slices(self) -> Path:
+        return self.metrics_dir / "slices.json"
+
+    @property
+    def fairness(self) -> Path:
+        return self.metrics_dir / "fairness.json"
+
+    @property
+    def gates(self) -> Path:
+        return self.metrics_dir / "gates.json"
+
+    @property
     def export_metrics(self) -> Path:
         return self.metrics_dir / "export.json"
 

@@ -142,13 +142,30 @@ def check_search_space(pipeline: Pipeline, search: SearchSettings) -> None:
         )
 
 
+def reweighing_weights(groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """w(g, y) = P(g) P(y) / P(g, y): every (group, label) cell carries the weight it would
+    have if group and label were independent (Kamiran & Calders, 2012)."""
+    frame = pd.DataFrame({"group": groups, "label": labels})
+    p_group = frame["group"].map(frame["group"].value_counts(normalize=True))
+    p_label = frame["label"].map(frame["label"].value_counts(normalize=True))
+    p_cell = frame.groupby(["group", "label"])["label"].transform("size") / len(frame)
+    return (p_group * p_label / p_cell).to_numpy(dtype=np.float64)
+
+
 def fit(
-    pipeline: Pipeline, features: pd.DataFrame, labels: np.ndarray, model: ModelSettings
+    pipeline: Pipeline,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    model: ModelSettings,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[Pipeline, dict[str, Any] | None]:
     """Fit the pipeline, or search and refit the best candidate; returns the search summary."""
     search = model.search
+    fit_params = (
+        {} if sample_weight is None else {f"{CLASSIFIER_STEP}__sample_weight": sample_weight}
+    )
     if not search.enabled:
-        return pipeline.fit(features, labels), None
+        return pipeline.fit(features, labels, **fit_params), None
     check_search_space(pipeline, search)
     folds = StratifiedKFold(n_splits=search.cv_folds, shuffle=True, random_state=model.seed)
     common: dict[str, Any] = {
@@ -175,7 +192,7 @@ def fit(
             **common,
         )
     try:
-        searcher.fit(features, labels)
+        searcher.fit(features, labels, **fit_params)
     except ValueError as error:
         if "scoring" in str(error):
             raise ConfigError(f"invalid parameters: model.search.scoring: {error}") from None

@@ -157,3 +157,31 @@ def test_params_round_trip_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(churn_params()))
     assert load_settings(path).data.pseudonymise_columns == ["customer_email"]
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("gates.overall", {"roc_auc": {"min": 0.8, "max": 0.9}}, "exactly one of `min` or `max`"),
+        ("gates.overall", {"auc": {"min": 0.8}}, "gates.overall.auc"),
+        ("gates.overall", {"f1": {"min": 0.8, "mode": "warn"}}, "gates.overall.f1.mode"),
+        ("gates.slices.bins", {"plan": [3, 1]}, "strictly increasing"),
+        ("gates.slices.bins", {"tenure_months": [0, 12]}, "not in data.slice_columns"),
+        ("data.slice_columns", ["tenure_months"], "need bin edges in gates.slices.bins"),
+        ("gates.fairness.bounds", {"plan": {}}, "gates.fairness.bounds names ['plan']"),
+        ("gates.fairness.intersections", [["gender", "plan"]], "must combine two or more"),
+        ("gates.bootstrap.resamples", 10, "gates.bootstrap.resamples"),
+        ("model.reweighting", {"enabled": True, "sensitive_feature": "plan"}, "reweighting"),
+    ],
+)
+def test_bad_gates_are_named(dotted: str, value: Any, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(_with(churn_params(), dotted, value))
+    assert expected in str(caught.value)
+
+
+def test_the_repository_gates_are_valid() -> None:
+    gates = load_settings(ROOT / "params.yaml").gates
+    assert gates.overall["roc_auc"].direction == "min"
+    assert gates.fairness.bounds["sex"]["demographic_parity_ratio"].value == 0.8
+    assert gates.fairness.bounds["sex"]["equalized_odds_difference"].mode == "block"

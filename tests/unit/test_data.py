@@ -152,9 +152,12 @@ def test_stratifying_a_class_of_one_row_is_explained(settings: DataSettings) -> 
         data_ops.split(frame, settings, parse_settings(churn_params()).split)
 
 
-def test_duplicates_are_dropped() -> None:
-    frame = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "x"]})
+def test_duplicates_are_dropped_by_record_fingerprint() -> None:
+    frame = data_ops.with_record_ids(pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "x"]}))
+    assert frame[data_ops.RECORD_ID].nunique() == 2
     assert len(data_ops.deduplicate(frame)) == 2
+    again = data_ops.with_record_ids(pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "x"]}))
+    assert again[data_ops.RECORD_ID].tolist() == frame[data_ops.RECORD_ID].tolist()
 
 
 def test_model_inputs_are_float32_and_strings_with_empty_for_missing(

@@ -8,6 +8,7 @@ from typing import Any
 from conveyor.atomic import staged_outputs
 from conveyor.config import Settings
 from conveyor.evaluate import curves
+from conveyor.evaluate.assess import assess
 from conveyor.evaluate.metrics import overall_metrics
 from conveyor.features import model_inputs, target_vector
 from conveyor.modelio import load_model
@@ -18,7 +19,7 @@ log = logging.getLogger("conveyor")
 
 
 def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
-    """Fitted pipeline + test set -> metrics and DVC plot data."""
+    """Fitted pipeline + test set -> metrics, slices, fairness, gate verdicts, plot data."""
     pipeline = load_model(paths.model)
     frame = read_prepared(paths.test_data)
     manifest = read_json(paths.manifest)
@@ -35,14 +36,22 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         ),
         "confusion": curves.confusion_rows(labels, probabilities, threshold, manifest["classes"]),
     }
+    assessment = assess(frame, labels, probabilities, settings)
+    plots["fairness"] = assessment.fairness_chart
     with staged_outputs() as out:
         out.write_json(paths.metrics, metrics)
+        out.write_json(paths.slices, assessment.slices)
+        out.write_json(paths.fairness, assessment.fairness)
+        out.write_json(paths.gates, assessment.gates)
         for name, table in plots.items():
             out.write_text(paths.plot(name), table.to_csv(index=False, lineterminator="\n"))
+    counts = assessment.gates["counts"]
     log.info(
-        "test ROC AUC %.4f, F1 %.4f on %s rows",
+        "test ROC AUC %.4f, F1 %.4f on %s rows; gates %s (%s)",
         metrics["roc_auc"],
         metrics["f1"],
         f"{len(frame):,}",
+        assessment.gates["verdict"],
+        ", ".join(f"{count} {status}" for status, count in counts.items() if count),
     )
     return metrics

@@ -30,6 +30,7 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     combined = pd.concat(validated, ignore_index=True)
     classes = data_ops.check_classes(combined, data)
     rows_raw = len(combined)
+    combined = data_ops.with_record_ids(combined)
     if data.deduplicate:
         combined = data_ops.deduplicate(combined)
     key = _pseudonym_key(data.pseudonymise_key_env, data.pseudonymise_columns)

@@ -22,12 +22,18 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     features = model_inputs(frame, settings.data)
     labels = target_vector(frame, settings.data)
     pipeline = train_ops.build_pipeline(settings.data, settings.model)
-    fitted, search = train_ops.fit(pipeline, features, labels, settings.model)
+    reweighting = settings.model.reweighting
+    weights = None
+    if reweighting.enabled and reweighting.sensitive_feature:
+        groups = frame[reweighting.sensitive_feature].astype(str).to_numpy()
+        weights = train_ops.reweighing_weights(groups, labels)
+    fitted, search = train_ops.fit(pipeline, features, labels, settings.model, weights)
     summary = {
         "estimator": settings.model.estimator,
         "rows": len(frame),
         "inputs": len(settings.data.model_features),
         "search": search,
+        "reweighting": reweighting.sensitive_feature if weights is not None else None,
     }
     with staged_outputs() as out:
         out.write_bytes(paths.model, dump_model(fitted))

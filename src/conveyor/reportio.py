@@ -1,0 +1,65 @@
+"""Load the two sides of the report: the working tree, and a git revision of it.
+
+Metrics, gates and params are committed files, so the base branch's numbers come straight
+from git: no cache, no remote and no second pipeline run is needed to compare with `main`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conveyor.errors import ConveyorError
+from conveyor.paths import ProjectPaths
+from conveyor.report import ModelState
+
+
+def _load(text: str | None, parse: Any) -> Any:
+    return None if text is None else parse(text)
+
+
+def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
+    """This checkout's outputs."""
+
+    def read(path: Path) -> str | None:
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+    return ModelState(
+        label=label,
+        metrics=_load(read(paths.metrics), json.loads) or {},
+        params=_load(read(params), yaml.safe_load) or {},
+        gates=_load(read(paths.gates), json.loads),
+    )
+
+
+def from_git(paths: ProjectPaths, params: Path, revision: str) -> ModelState:
+    """The same files as committed at `revision` (absent files give empty sections)."""
+
+    def show(path: Path) -> str | None:
+        relative = path.resolve().relative_to(paths.root.resolve())
+        completed = subprocess.run(
+            ["git", "show", f"{revision}:{relative.as_posix()}"],
+            cwd=paths.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode == 0:
+            return completed.stdout
+        if "invalid object name" in completed.stderr or "unknown revision" in completed.stderr:
+            raise ConveyorError(
+                f"git revision {revision!r} is not known here; fetch it first "
+                f"(e.g. `git fetch origin {revision}`)"
+            )
+        return None
+
+    return ModelState(
+        label=revision,
+        metrics=_load(show(paths.metrics), json.loads) or {},
+        params=_load(show(params), yaml.safe_load) or {},
+        gates=_load(show(paths.gates), json.loads),
+    )
