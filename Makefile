@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 IMAGE ?= localhost/conveyor-serve:local
 REQUIREMENTS ?= requirements/serve.txt
 
-.PHONY: help setup run test lint format clean bench bench-serve serve image smoke requirements
+.PHONY: help setup run test lint check-static format clean bench bench-serve serve image smoke requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,13 +35,22 @@ run: setup ## set up, then run the whole pipeline on the embedded data (dvc repr
 	dvc repro
 	dvc metrics show
 
-test: run lint ## set up, run the pipeline, lint, then the whole test suite
+test: run lint check-static ## set up, run the pipeline, lint, then the whole test suite
 	pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy
 	ruff check src tests bench
 	ruff format --check src tests bench
 	mypy
+
+SCHEMAS := tests/workflows/schemas
+check-static: setup ## workflow and Dockerfile checks: actionlint, zizmor, JSON schemas, hadolint
+	actionlint
+	zizmor --offline --strict-collection --no-progress .
+	check-jsonschema --schemafile $(SCHEMAS)/github-workflows.json .github/workflows/*.yml
+	check-jsonschema --schemafile $(SCHEMAS)/github-actions.json .github/actions/*/action.yml
+	check-jsonschema --schemafile $(SCHEMAS)/dependabot.json .github/dependabot.yml
+	hadolint --failure-threshold style Dockerfile
 
 format: setup ## apply ruff's fixes and formatting
 	ruff check --fix src tests bench

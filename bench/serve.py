@@ -197,7 +197,8 @@ def rss_after_requests(url: str, pid: int, body: bytes) -> tuple[float, float]:
 
 def site_packages_mib(requirements: list[str], scratch: Path, name: str) -> float:
     """Installed size of a fresh venv holding `requirements` (uv, from the local cache)."""
-    uv = shutil.which("uv", path=f"{BIN}{os.pathsep}{os.environ['PATH']}") or "uv"
+    pinned = ROOT / ".tools" / "bin" / "uv"
+    uv = str(pinned) if pinned.exists() else "uv"
     venv = scratch / name
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     subprocess.run(

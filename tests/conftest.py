@@ -21,6 +21,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# `make setup` installs a pinned uv here; fall back to one on PATH for other set-ups.
+UV = str(ROOT / ".tools" / "bin" / "uv") if (ROOT / ".tools" / "bin" / "uv").exists() else "uv"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 from conveyor.paths import ProjectPaths
 from conveyor.serve.settings import ServeSettings, SettingsError
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, UV
 from tests.serve.conftest import (
     Server,
     example_record,
@@ -154,8 +153,7 @@ def _pins(text: str) -> list[str]:
 def test_serving_needs_only_the_runtime_requirements(
     tmp_path: Path, pipeline_outputs: ProjectPaths, signature: dict[str, Any]
 ) -> None:
-    uv = shutil.which("uv", path=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    assert uv, "uv is installed by `make setup`"
+    uv = UV
     venv = tmp_path / "runtime"
     subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -1,0 +1,113 @@
+"""Static checks of the workflows, each also shown to catch the mistake it exists for."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, ROOT
+
+SCHEMAS = ROOT / "tests" / "workflows" / "schemas"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_actionlint_with_shellcheck_is_clean() -> None:
+    assert shutil.which("shellcheck", path=ENV["PATH"]), "actionlint checks run: with shellcheck"
+    result = _run(str(BIN / "actionlint"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing() -> None:
+    result = _run(str(BIN / "zizmor"), "--offline", "--strict-collection", "--no-progress", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [
+        ("github-workflows.json", WORKFLOWS),
+        ("github-actions.json", sorted((ROOT / ".github" / "actions").glob("*/action.yml"))),
+        ("dependabot.json", [ROOT / ".github" / "dependabot.yml"]),
+    ],
+)
+def test_files_match_their_schema(schema: str, files: list[Path]) -> None:
+    assert files
+    result = _run(
+        str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMAS / schema), *map(str, files)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_house_rules(workflow: Path) -> None:
+    """What zizmor does not insist on but DESIGN.md does."""
+    document = yaml.safe_load(workflow.read_text())
+    assert document["permissions"] == {}, "permissions: {} at the top"
+    for name, job in document["jobs"].items():
+        assert "timeout-minutes" in job, f"job {name} has no timeout-minutes"
+        assert "permissions" in job, f"job {name} has no permissions of its own"
+        for step in job.get("steps", []):
+            uses = step.get("uses", "")
+            if uses and not uses.startswith("./"):
+                assert "@" in uses and len(uses.split("@")[1]) == 40, f"{uses} is not SHA-pinned"
+            if uses.startswith("actions/checkout"):
+                assert step["with"]["persist-credentials"] is False
+            assert "github.event." not in step.get("run", ""), f"{name}: event data in run:"
+    triggers = document[True] if True in document else document["on"]  # YAML 1.1 "on"
+    assert "pull_request_target" not in triggers
+
+
+BAD_WORKFLOW = """\
+name: bad
+on: pull_request_target
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}" && echo ${{ matrix.nope }}
+"""
+
+
+def _bad_repository(tmp_path: Path) -> Path:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(BAD_WORKFLOW)
+    return tmp_path
+
+
+def test_the_checkers_would_catch_a_dangerous_workflow(tmp_path: Path) -> None:
+    repository = _bad_repository(tmp_path)
+    actionlint = _run(str(BIN / "actionlint"), ".github/workflows/bad.yml", cwd=repository)
+    assert actionlint.returncode != 0
+    assert "matrix" in actionlint.stdout
+    zizmor = _run(str(BIN / "zizmor"), "--offline", "--no-progress", ".", cwd=repository)
+    assert zizmor.returncode != 0
+    report = zizmor.stdout + zizmor.stderr
+    for audit in ("template-injection", "unpinned-uses", "dangerous-triggers", "artipacked"):
+        assert audit in report, audit
+    schema = _run(
+        str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMAS / "github-workflows.json"),
+        str(repository / ".github" / "workflows" / "bad.yml"),
+    )  # fmt: skip
+    assert schema.returncode == 0  # valid YAML structure: the schema is not a security check
+    broken = repository / ".github" / "workflows" / "broken.yml"
+    broken.write_text("name: x\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    schema = _run(
+        str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMAS / "github-workflows.json"),
+        str(broken),
+    )  # fmt: skip
+    assert schema.returncode != 0
