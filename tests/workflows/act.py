@@ -1,0 +1,147 @@
+"""Run the real workflow files with nektos/act in host mode, offline.
+
+Third-party actions are replaced by the stand-ins under `standins/actions` (matched by their
+exact pinned SHA, so a re-pinned action without a stand-in fails loudly), and `docker`, `gh`
+and `npx` by recording stand-ins on PATH. Each run works on a fresh copy of the project with
+its own git history, so act sees committed files only, as GitHub would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import BIN, ROOT
+
+STANDINS = ROOT / "tests" / "workflows" / "standins"
+REPOSITORY = "conveyor-ml/conveyor"
+USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+ACTION_DIRS = {
+    "actions/setup-python": "setup-python",
+    "actions/cache": "cache",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "actions/attest": "attest",
+    "docker/setup-buildx-action": "setup-buildx-action",
+    "docker/login-action": "login-action",
+    "docker/metadata-action": "metadata-action",
+    "docker/build-push-action": "build-push-action",
+    "aquasecurity/trivy-action": "trivy-action",
+}
+
+
+def pinned_actions() -> set[tuple[str, str]]:
+    """Every (action, sha) the workflows and local actions use, except actions/checkout."""
+    found = set()
+    for path in [*(ROOT / ".github").rglob("*.yml")]:
+        for name, sha in USES.findall(path.read_text()):
+            if name != "actions/checkout":
+                found.add((name, sha))
+    return found
+
+
+def make_project(destination: Path, edit: Mapping[str, str] | None = None) -> Path:
+    """The project's files (tracked and unignored) in a new repository with a GitHub origin."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    for name, text in (edit or {}).items():
+        (destination / name).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=destination, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
+    subprocess.run([*git, "commit", "-qm", "change"], cwd=destination, check=True)
+    subprocess.run(
+        ["git", "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git"],
+        cwd=destination, check=True,
+    )  # fmt: skip
+    return destination
+
+
+def uv_cache() -> str:
+    return os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
+
+
+def head_sha(project: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@dataclass(frozen=True)
+class ActRun:
+    code: int
+    output: str
+    calls: list[dict[str, Any]]
+    artifacts: Path
+
+    def called(self, tool: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if c["tool"] == tool]
+
+
+def run_act(
+    project: Path,
+    scratch: Path,
+    *,
+    event: str,
+    workflow: str,
+    payload: Mapping[str, Any],
+    job: str | None = None,
+    env: Mapping[str, str] | None = None,
+    pulls: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> ActRun:
+    """One act run of `workflow` on `event`; returns its output and what the stand-ins saw."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    log, artifacts = scratch / "calls.jsonl", scratch / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    event_file = scratch / "event.json"
+    event_file.write_text(json.dumps(payload))
+    pulls_file = scratch / "pulls.json"
+    pulls_file.write_text(json.dumps(pulls or {}))
+    command = [
+        str(BIN / "act"), event,
+        "-W", f".github/workflows/{workflow}",
+        "-e", str(event_file),
+        "-P", "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+        "-s", "GITHUB_TOKEN=standin-token",
+        "--env", f"STANDIN_DIR={STANDINS}",
+        "--env", f"STANDIN_LOG={log}",
+        "--env", f"STANDIN_ARTIFACTS={artifacts}",
+        "--env", f"STANDIN_PULLS={pulls_file}",
+        "--env", f"STANDIN_STATE={scratch}",
+        "--env", f"PATH={STANDINS / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        # The runner's own caches stay where they are, as on a warm self-hosted runner.
+        "--env", f"UV_CACHE_DIR={uv_cache()}",
+        "--env", f"PIP_CACHE_DIR={Path.home() / '.cache' / 'pip'}",
+    ]  # fmt: skip
+    for name, value in (env or {}).items():
+        command += ["--env", f"{name}={value}"]
+    for action, sha in sorted(pinned_actions()):
+        command += [
+            "--local-repository",
+            f"{action}@{sha}={STANDINS / 'actions' / ACTION_DIRS[action]}",
+        ]
+    if job:
+        command += ["-j", job]
+    completed = subprocess.run(
+        command, cwd=project, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, "HOME": str(scratch / "home")},
+    )  # fmt: skip
+    (scratch / "act-output.txt").write_text(completed.stdout + completed.stderr)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return ActRun(completed.returncode, completed.stdout + completed.stderr, calls, artifacts)
