@@ -9,10 +9,12 @@ FROM ${BASE_IMAGE} AS build
 ARG PIP_CERT=""
 RUN python3 -m venv /opt/venv
 COPY requirements/serve.txt /tmp/requirements.txt
+COPY scripts/prune-runtime.sh /tmp/prune-runtime.sh
 RUN --mount=type=secret,id=pipca \
     /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
         ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements.txt \
-    && /opt/venv/bin/pip uninstall --yes pip setuptools
+    && /opt/venv/bin/pip uninstall --yes pip setuptools \
+    && bash /tmp/prune-runtime.sh /opt/venv
 
 FROM ${BASE_IMAGE}
 ARG GIT_SHA=unknown

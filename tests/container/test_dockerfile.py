@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from tests.conftest import BIN, ROOT
 
@@ -37,3 +38,17 @@ def test_the_image_runs_as_non_root_with_a_healthcheck() -> None:
     user = next(line for line in final_stage if line.startswith("USER "))
     assert user.split()[1].split(":")[0] not in {"0", "root"}
     assert not any(line.startswith("# syntax") for line in lines)  # BuildKit would pull a frontend
+
+
+def test_pruning_refuses_a_directory_that_is_not_the_serving_runtime(tmp_path: Path) -> None:
+    """The Dockerfile prunes the venv it built; pointed anywhere else, the script must stop."""
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "numpy" / "_core").mkdir(parents=True)
+    (site / "numpy" / "f2py").mkdir()
+    completed = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "prune-runtime.sh"), str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "onnxruntime/capi is missing" in completed.stderr
+    assert (site / "numpy" / "f2py").is_dir(), "nothing is removed when the check fails"

@@ -161,6 +161,9 @@ def test_serving_needs_only_the_runtime_requirements(
     install = [uv, "pip", "install", "--python", str(python), "--quiet"]
     subprocess.run([*install, "--require-hashes", "-r", str(requirements)], check=True)
     subprocess.run([*install, "--no-deps", str(ROOT)], check=True)
+    # Pruned as in the image, so this proves the image's environment serves.
+    subprocess.run(["bash", str(ROOT / "scripts" / "prune-runtime.sh"), str(venv)], check=True)
+    assert not list(venv.glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
     absent = subprocess.run([str(python), "-c", "import sklearn"], capture_output=True, check=False)
     assert absent.returncode != 0, "the runtime environment must not contain scikit-learn"
     for training_library in ("pandas", "skl2onnx", "fairlearn", "dvc", "skops"):
