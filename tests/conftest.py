@@ -7,6 +7,7 @@ and a params file), so they never touch the repository's data or outputs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +24,30 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # `make setup` installs a pinned uv here; fall back to one on PATH for other set-ups.
 UV = str(ROOT / ".tools" / "bin" / "uv") if (ROOT / ".tools" / "bin" / "uv").exists() else "uv"
+
+
+def copy_repository(destination: Path, edit: dict[str, str] | None = None) -> Path:
+    """The project's files (tracked and unignored, outputs excluded) in a new git repository.
+
+    Tests that run DVC or the workflows need a repository of their own, as a fresh clone
+    would be, so they never touch this one. `edit` replaces files' text before the commit.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    for name, text in (edit or {}).items():
+        (destination / name).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=destination, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=destination, check=True)
+    return destination
 
 
 @dataclass(frozen=True)

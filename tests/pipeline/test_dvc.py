@@ -4,7 +4,6 @@ stages that use it, and a forced re-run reproduces the metrics to the byte."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, copy_repository
 
 pytestmark = pytest.mark.pipeline
 
@@ -38,16 +37,7 @@ def _ran(output: str) -> list[str]:
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The project's files in a fresh git repository, sharing the project's DVC cache."""
-    target = tmp_path_factory.mktemp("clone")
-    listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT)
-    for name in listed.splitlines():
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    _run(["git", "init", "-q"], target)
-    _run(["git", "add", "-A"], target)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], target)
+    target = copy_repository(tmp_path_factory.mktemp("clone"))
     _dvc(target, "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"))
     _dvc(target, "repro")
     yield target

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, copy_repository
 
 STANDINS = ROOT / "tests" / "workflows" / "standins"
 REPOSITORY = "conveyor-ml/conveyor"
@@ -48,22 +47,8 @@ def pinned_actions() -> set[tuple[str, str]]:
 
 
 def make_project(destination: Path, edit: Mapping[str, str] | None = None) -> Path:
-    """The project's files (tracked and unignored) in a new repository with a GitHub origin."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.splitlines()  # fmt: skip
-    for name in listed:
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    for name, text in (edit or {}).items():
-        (destination / name).write_text(text)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=destination, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
-    subprocess.run([*git, "commit", "-qm", "change"], cwd=destination, check=True)
+    """A copy of the project in its own repository, with a GitHub origin for act to read."""
+    copy_repository(destination, dict(edit or {}))
     subprocess.run(
         ["git", "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git"],
         cwd=destination, check=True,
