@@ -1,0 +1,115 @@
+"""The DVC remote of the workflows (`scripts/dvc-remote.sh`), against a real S3 API.
+
+moto's S3 server on 127.0.0.1 plays the bucket: dvc-s3 speaks to it over HTTP exactly as to
+AWS or MinIO, through the same `endpointurl` a user sets for an S3-compatible store. What a
+release pushes, a fresh clone in CI pulls, and `dvc repro` then has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.conftest import BIN, ROOT, ProjectPathsType, copy_repository
+
+pytestmark = pytest.mark.pipeline
+
+SCRIPT = ROOT / "scripts" / "dvc-remote.sh"
+BUCKET = "conveyor-remote"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """An S3 API on a free port of 127.0.0.1 with one empty bucket."""
+    server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **_boto(CREDENTIALS))
+    client.create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()
+
+
+def _boto(credentials: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in credentials.items()}
+
+
+def _remote(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the script as a workflow step would: only the given variables describe the remote."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DVC_REMOTE"))}
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        cwd=project, capture_output=True, text=True, timeout=600, check=False,
+        env={**base, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+             "AWS_DEFAULT_REGION": "us-east-1", "DVC_NO_ANALYTICS": "1", **env},
+    )  # fmt: skip
+
+
+def _ran(project: Path) -> list[str]:
+    completed = subprocess.run(
+        [str(BIN / "dvc"), "repro"], cwd=project, capture_output=True, text=True, check=True
+    )
+    lines = completed.stdout.splitlines()
+    return [line.split("'")[1] for line in lines if line.startswith("Running stage")]
+
+
+def test_what_a_release_pushes_a_fresh_clone_pulls(
+    endpoint: str, tmp_path: Path, pipeline_outputs: ProjectPathsType
+) -> None:
+    remote = {
+        "DVC_REMOTE_URL": f"s3://{BUCKET}/conveyor",
+        "DVC_REMOTE_ENDPOINT_URL": endpoint,
+        **CREDENTIALS,
+    }
+    released = copy_repository(tmp_path / "released")
+    # The release job's cache: everything `make run` produced for this dvc.lock.
+    subprocess.run(
+        [str(BIN / "dvc"), "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")],
+        cwd=released, check=True, capture_output=True,
+    )  # fmt: skip
+    pushed = _remote(released, "push", env=remote)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    objects = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", **_boto(CREDENTIALS)
+    ).list_objects_v2(Bucket=BUCKET)
+    assert objects["KeyCount"] > 0
+
+    fresh = copy_repository(tmp_path / "fresh")  # its own, empty cache
+    pulled = _remote(fresh, "pull", env=remote)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    model = Path("models") / "model.onnx"
+    assert (fresh / model).read_bytes() == (ROOT / model).read_bytes()
+    assert _ran(fresh) == [], "after a pull, dvc repro must have nothing to recompute"
+    # The remote is configured for this checkout only, never committed.
+    assert BUCKET in (fresh / ".dvc" / "config.local").read_text()
+    assert BUCKET not in (fresh / ".dvc" / "config").read_text()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"DVC_REMOTE_URL": f"s3://{BUCKET}/conveyor"}],
+    ids=["no-remote", "no-credentials"],
+)
+def test_without_a_remote_or_credentials_nothing_is_configured(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A fork's pull request has no secrets: the step must pass and leave the clone alone."""
+    (tmp_path / ".dvc").mkdir()
+    completed = _remote(tmp_path, "pull", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert "nothing to pull" in completed.stdout or "no remote to pull" in completed.stdout
+    assert not (tmp_path / ".dvc" / "config.local").exists()
+
+
+def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
+    completed = _remote(tmp_path, "sync", env=CREDENTIALS)
+    assert completed.returncode == 2
+    assert "expected 'pull' or 'push'" in completed.stderr
