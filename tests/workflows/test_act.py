@@ -63,14 +63,14 @@ def _step_ok(run: ActRun, step: str) -> bool:
 
 @pytest.fixture(scope="module")
 def pr_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ActRun]:
-    """ci.yml on a pull request whose title and branch carry shell metacharacters."""
+    """ci.yml, both jobs, on a pull request whose title and branch carry shell metacharacters."""
     Path(MARKER).unlink(missing_ok=True)
     base = tmp_path_factory.mktemp("act-pr")
     project = make_project(base / "project")
     sha = head_sha(project)
     run = run_act(
         project, base / "scratch", event="pull_request", workflow="ci.yml",
-        payload=_pull_request(sha), job="pipeline", env=SELECTION,
+        payload=_pull_request(sha), env=SELECTION,
     )  # fmt: skip
     return project, sha, run
 
@@ -79,10 +79,13 @@ def test_every_third_party_action_has_a_stand_in() -> None:
     assert {name for name, _ in pinned_actions()} <= set(ACTION_DIRS)
 
 
-def test_ci_on_a_pull_request_runs_every_step(pr_run: tuple[Path, str, ActRun]) -> None:
+def test_ci_on_a_pull_request_runs_every_step_of_both_jobs(
+    pr_run: tuple[Path, str, ActRun],
+) -> None:
     _, _, run = pr_run
     assert run.code == 0, run.output[-5000:]
     for step in (
+        "Ruff and mypy", "Workflow and Dockerfile checks",
         "Set up", "Unit and pipeline tests", "Run the pipeline",
         "Data, slice, fairness, parity and serving tests", "Compare with the base branch",
         "Upload the report", "Enforce the quality gates", "Build the serving image",
