@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
+import socket
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -85,11 +89,50 @@ def test_batches_over_the_limit(server: Server, signature: dict[str, Any]) -> No
     assert "batch of 1001 records exceeds the limit of 1000" in reply.json()["error"]
 
 
-def test_bodies_over_the_limit(server: Server) -> None:
+def _post_refusable(server: Server, body: bytes, *, chunked: bool) -> tuple[int, Any]:
+    """POST `body` as a careful client does when the server may refuse it before reading it.
+
+    The server answers 413 as soon as the declared (or streamed) size passes the limit and
+    closes the connection; a client that keeps writing gets a broken pipe instead of the
+    answer. So: wait briefly for an early answer, stop writing once one is waiting or the
+    server has closed, then read the answer.
+    """
+    address = urllib.parse.urlsplit(server.url)
+    head = [
+        "POST /predict HTTP/1.1", f"Host: {address.netloc}", "Connection: close",
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}",
+    ]  # fmt: skip
+    step = 64 * 1024
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        frames = [body[start : start + step] for start in range(0, len(body), step)]
+        wait = 1.0
+        try:
+            for frame in frames:
+                if select.select([sock], [], [], wait)[0]:
+                    break
+                wait = 0.01
+                sock.sendall(b"%x\r\n%s\r\n" % (len(frame), frame) if chunked else frame)
+            else:
+                if chunked:
+                    sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared-length", "chunked"])
+def test_bodies_over_the_limit(server: Server, chunked: bool) -> None:
     body = json.dumps([{"padding": "x" * 1000}] * 2100).encode()
-    reply = _post_raw(server, body)
-    assert reply.status == 413
-    assert "exceeds 2000000 bytes" in reply.json()["error"]
+    status, reply = _post_refusable(server, body, chunked=chunked)
+    assert status == 413
+    assert "exceeds 2000000 bytes" in reply["error"]
+    declared = "" if chunked else f" of {len(body)} bytes"
+    assert reply["error"].endswith(f"request body{declared} exceeds 2000000 bytes"), reply
+    assert server.get("/health").status == 200
 
 
 def test_wrong_content_type(server: Server, signature: dict[str, Any]) -> None:
