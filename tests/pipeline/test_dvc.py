@@ -3,50 +3,31 @@ stages that use it, and a forced re-run reproduces the metrics to the byte."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT, copy_repository
+from tests.conftest import copy_repository
+from tests.pipeline.dvc import dvc, share_project_cache, stages_run
 
 pytestmark = pytest.mark.pipeline
-
-
-def _run(args: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    completed = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
-    return output
-
-
-def _dvc(cwd: Path, *args: str) -> str:
-    return _run([str(BIN / "dvc"), *args], cwd)
-
-
-def _ran(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The project's files in a fresh git repository, sharing the project's DVC cache."""
     target = copy_repository(tmp_path_factory.mktemp("clone"))
-    _dvc(target, "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"))
-    _dvc(target, "repro")
+    share_project_cache(target)
+    dvc(target, "repro")
     yield target
 
 
 def test_a_second_repro_runs_nothing(clone: Path) -> None:
-    output = _dvc(clone, "repro")
-    assert _ran(output) == []
-    assert "Data and pipelines are up to date" in _dvc(clone, "status")
+    output = dvc(clone, "repro")
+    assert stages_run(output) == []
+    assert "Data and pipelines are up to date" in dvc(clone, "status")
     assert (clone / "models" / "model.onnx").is_file()
 
 
@@ -58,11 +39,11 @@ def test_a_model_parameter_reruns_only_the_stages_that_use_it(clone: Path) -> No
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         # Without the run cache: an earlier run with the same value would be restored, not run.
-        assert _ran(_dvc(clone, "repro", "--no-run-cache")) == ["train", "evaluate", "export"]
-        assert "Data and pipelines are up to date" in _dvc(clone, "status")
+        assert stages_run(dvc(clone, "repro", "--no-run-cache")) == ["train", "evaluate", "export"]
+        assert "Data and pipelines are up to date" in dvc(clone, "status")
     finally:
         params_path.write_text(original)
-        _dvc(clone, "repro")
+        dvc(clone, "repro")
 
 
 def test_forced_reruns_reproduce_every_output_byte_for_byte(clone: Path) -> None:
@@ -73,10 +54,10 @@ def test_forced_reruns_reproduce_every_output_byte_for_byte(clone: Path) -> None
         "models/model.onnx",
         "models/signature.json",
     ]
-    first = _dvc(clone, "repro", "--force")
-    assert _ran(first) == ["prepare", "train", "evaluate", "export"]
+    first = dvc(clone, "repro", "--force")
+    assert stages_run(first) == ["prepare", "train", "evaluate", "export"]
     before = {name: (clone / name).read_bytes() for name in outputs}
     lock = (clone / "dvc.lock").read_text()
-    _dvc(clone, "repro", "--force")
+    dvc(clone, "repro", "--force")
     assert {name: (clone / name).read_bytes() for name in outputs} == before
     assert (clone / "dvc.lock").read_text() == lock

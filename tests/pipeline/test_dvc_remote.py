@@ -11,12 +11,14 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import BIN, ROOT, ProjectPathsType, copy_repository
+from tests.pipeline.dvc import dvc, share_project_cache, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -32,14 +34,15 @@ def endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **_boto(CREDENTIALS))
-    client.create_bucket(Bucket=BUCKET)
+    _s3(url).create_bucket(Bucket=BUCKET)
     yield url
     server.stop()
 
 
-def _boto(credentials: dict[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in credentials.items()}
+def _s3(endpoint: str) -> Any:
+    """A client of the local S3 API, with the credentials the script is given."""
+    keys = {name.lower(): value for name, value in CREDENTIALS.items()}
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
 
 
 def _remote(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -53,14 +56,6 @@ def _remote(project: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
     )  # fmt: skip
 
 
-def _ran(project: Path) -> list[str]:
-    completed = subprocess.run(
-        [str(BIN / "dvc"), "repro"], cwd=project, capture_output=True, text=True, check=True
-    )
-    lines = completed.stdout.splitlines()
-    return [line.split("'")[1] for line in lines if line.startswith("Running stage")]
-
-
 def test_what_a_release_pushes_a_fresh_clone_pulls(
     endpoint: str, tmp_path: Path, pipeline_outputs: ProjectPathsType
 ) -> None:
@@ -70,24 +65,18 @@ def test_what_a_release_pushes_a_fresh_clone_pulls(
         **CREDENTIALS,
     }
     released = copy_repository(tmp_path / "released")
-    # The release job's cache: everything `make run` produced for this dvc.lock.
-    subprocess.run(
-        [str(BIN / "dvc"), "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")],
-        cwd=released, check=True, capture_output=True,
-    )  # fmt: skip
+    share_project_cache(released)  # the release job's cache: what `make run` produced
     pushed = _remote(released, "push", env=remote)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
-    objects = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", **_boto(CREDENTIALS)
-    ).list_objects_v2(Bucket=BUCKET)
-    assert objects["KeyCount"] > 0
+    assert _s3(endpoint).list_objects_v2(Bucket=BUCKET)["KeyCount"] > 0
 
     fresh = copy_repository(tmp_path / "fresh")  # its own, empty cache
     pulled = _remote(fresh, "pull", env=remote)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     model = Path("models") / "model.onnx"
     assert (fresh / model).read_bytes() == (ROOT / model).read_bytes()
-    assert _ran(fresh) == [], "after a pull, dvc repro must have nothing to recompute"
+    after_pull = dvc(fresh, "repro")
+    assert stages_run(after_pull) == [], "after a pull, dvc repro must have nothing to recompute"
     # The remote is configured for this checkout only, never committed.
     assert BUCKET in (fresh / ".dvc" / "config.local").read_text()
     assert BUCKET not in (fresh / ".dvc" / "config").read_text()

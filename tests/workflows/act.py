@@ -39,7 +39,7 @@ ACTION_DIRS = {
 def pinned_actions() -> set[tuple[str, str]]:
     """Every (action, sha) the workflows and local actions use, except actions/checkout."""
     found = set()
-    for path in [*(ROOT / ".github").rglob("*.yml")]:
+    for path in (ROOT / ".github").rglob("*.yml"):
         for name, sha in USES.findall(path.read_text()):
             if name != "actions/checkout":
                 found.add((name, sha))
@@ -73,8 +73,12 @@ class ActRun:
     calls: list[dict[str, Any]]
     artifacts: Path
 
-    def called(self, tool: str) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["tool"] == tool]
+    def called(self, tool: str, *prefix: str) -> list[dict[str, Any]]:
+        """What the stand-in for `tool` recorded, only the calls whose arguments start so."""
+        return [
+            c for c in self.calls
+            if c["tool"] == tool and c["args"][: len(prefix)] == list(prefix)
+        ]  # fmt: skip
 
 
 def run_act(

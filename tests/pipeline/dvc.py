@@ -1,0 +1,32 @@
+"""DVC as the tests drive it in a repository of their own (see `copy_repository`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import BIN, ROOT
+
+
+def dvc(project: Path, *args: str) -> str:
+    """Run `dvc args` in `project`; its combined output, or a failed assertion showing it."""
+    completed = subprocess.run(
+        [str(BIN / "dvc"), *args], cwd=project, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"},
+        check=False,
+    )  # fmt: skip
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    return output
+
+
+def stages_run(output: str) -> list[str]:
+    """The stages a `dvc repro` output says it ran, in order."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def share_project_cache(project: Path) -> None:
+    """Point `project` at this repository's DVC cache: the outputs `make run` made are there,
+    so nothing is recomputed that this dvc.lock already describes."""
+    dvc(project, "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"))
