@@ -8,6 +8,7 @@ its own git history, so act sees committed files only, as GitHub would.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -54,6 +55,11 @@ def make_project(destination: Path, edit: Mapping[str, str] | None = None) -> Pa
         cwd=destination, check=True,
     )  # fmt: skip
     return destination
+
+
+def hash_files(path: Path) -> str:
+    """GitHub's `hashFiles()` of one file: the SHA-256 of the file's SHA-256 digest."""
+    return hashlib.sha256(hashlib.sha256(path.read_bytes()).digest()).hexdigest()
 
 
 def uv_cache() -> str:

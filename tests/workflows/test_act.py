@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 from tests.workflows.act import (
     ACTION_DIRS,
     ActRun,
+    hash_files,
     head_sha,
     make_project,
     pinned_actions,
@@ -89,7 +90,7 @@ def test_every_third_party_action_has_a_stand_in() -> None:
 def test_ci_on_a_pull_request_runs_every_step_of_both_jobs(
     pr_run: tuple[Path, str, ActRun],
 ) -> None:
-    _, _, run = pr_run
+    project, _, run = pr_run
     assert run.code == 0, run.output[-5000:]
     for step in (
         "Ruff and mypy", "Workflow and Dockerfile checks",
@@ -104,7 +105,11 @@ def test_ci_on_a_pull_request_runs_every_step_of_both_jobs(
     assert "smoke test passed" in run.output
     builds = run.called("docker", "build")
     assert builds and "localhost/conveyor-serve:ci" in builds[0]["args"]
-    assert [c["args"][0] for c in run.called("cache")][:1] == [run.called("cache")[0]["args"][0]]
+    # The caches are keyed on the lock files, so a changed dvc.lock restores no stale outputs.
+    assert {c["args"][0] for c in run.called("cache")} == {
+        f"uv-Linux-3.11-{hash_files(project / 'uv.lock')}",
+        f"dvc-Linux-{hash_files(project / 'dvc.lock')}",
+    }
 
 
 def test_the_report_artifact_holds_the_report_and_the_pr_number(
