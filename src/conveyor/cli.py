@@ -13,12 +13,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor import __version__
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, StaleOutputError
 
 if TYPE_CHECKING:
+    from conveyor.config import Settings
     from conveyor.paths import ProjectPaths
 
 
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         "export": "convert to ONNX, check parity, write the signature and model card",
         "check": "validate params.yaml (and the model settings) without running anything",
         "gate": "print the quality gates of the last evaluate; exit 1 if a blocking gate failed",
+        "summary": "the headline metrics and the gates' verdict of the last run (exits 0)",
+        "check-outputs": "after `dvc repro`: exit 1 if the committed dvc.lock and metrics "
+        "are not what the pipeline produced",
     }
     for name, text in helps.items():
         commands.add_parser(name, parents=[common], help=text, description=text)
@@ -66,6 +70,53 @@ def _gate(paths: ProjectPaths) -> int:
     return 1 if summary["verdict"] == "fail" else 0
 
 
+def _summary(paths: ProjectPaths) -> int:
+    """`conveyor summary`: what `make run` ends with; informs, never fails a build."""
+    from conveyor.summary import render_summary
+
+    documents = [_read_output(path) for path in (paths.metrics, paths.gates)]
+    names = [str(path.relative_to(paths.root)) for path in (paths.metrics, paths.gates)]
+    print(render_summary(*documents, *names))
+    return 0
+
+
+def _read_output(path: Path) -> Any:
+    """A JSON output of the pipeline, or an error naming it and the command that makes it."""
+    import json
+
+    if not path.is_file():
+        raise StaleOutputError(f"{path} does not exist: run `make run` (or `dvc repro`) first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise StaleOutputError(
+            f"{path} is not valid JSON ({error}): run `make run` again"
+        ) from None
+
+
+def _check_outputs(paths: ProjectPaths) -> int:
+    """`conveyor check-outputs`: exit 1 when the committed outputs are not what ran."""
+    from conveyor.outputs_check import check_outputs
+
+    outcome = check_outputs(paths.root)
+    print(outcome.message, file=sys.stderr if outcome.code else sys.stdout)
+    return outcome.code
+
+
+def _load_settings(params: Path) -> Settings:
+    """Validate params.yaml, and refuse keys dvc.yaml tracks but the file leaves out."""
+    from conveyor.config import parse_settings, read_params
+    from conveyor.tracked_params import check_tracked_params, read_dvc_stages
+
+    raw = read_params(params)
+    settings = parse_settings(raw, str(params))
+    dvc_file = params.parent / "dvc.yaml"
+    if dvc_file.is_file():
+        defaults = settings.model_dump(mode="json")
+        check_tracked_params(raw, defaults, read_dvc_stages(dvc_file), params, dvc_file)
+    return settings
+
+
 def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
     """`conveyor report`: render the comparison and write it atomically."""
     from conveyor.atomic import staged_outputs
@@ -84,21 +135,26 @@ def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
 def _run(arguments: argparse.Namespace) -> int:
     command, params = arguments.command, arguments.params
     # Imported here so `conveyor --help` stays fast and each stage loads only its own code.
-    from conveyor.config import load_settings
     from conveyor.paths import ProjectPaths
+
+    paths = ProjectPaths(root=params.resolve().parent)
+    if command == "summary":
+        return _summary(paths)
+    if command == "check-outputs":
+        return _check_outputs(paths)
     from conveyor.train import check_model_settings
 
-    settings = load_settings(params)
+    settings = _load_settings(params)
     if command == "gate":
-        return _gate(ProjectPaths(root=params.resolve().parent))
+        return _gate(paths)
     if command == "report":
-        return _report(arguments, ProjectPaths(root=params.resolve().parent))
+        return _report(arguments, paths)
     check_model_settings(settings.data, settings.model)
     if command == "check":
         print(f"{params}: valid")
         return 0
     stage = importlib.import_module(f"conveyor.stages.{command}")
-    stage.run(settings, ProjectPaths(root=params.resolve().parent))
+    stage.run(settings, paths)
     return 0
 
 

@@ -88,6 +88,11 @@ class DataSettings(_Strict):
         default="CONVEYOR_PSEUDONYM_KEY",
         description="Environment variable holding the HMAC key for pseudonymised columns.",
     )
+    pseudonymise_unkeyed: bool = Field(
+        default=False,
+        description="Allow a plain SHA-256 when the key is unset: for demos only, since a "
+        "dictionary attack reverses an unkeyed hash of a guessable value such as an e-mail.",
+    )
     deduplicate: bool = True
 
     @model_validator(mode="after")
@@ -477,6 +482,11 @@ def parse_settings(raw: Mapping[str, Any], source: str = "params") -> Settings:
 
 def load_settings(path: Path) -> Settings:
     """Read and validate `params.yaml`; every failure names the file and the key."""
+    return parse_settings(read_params(path), str(path))
+
+
+def read_params(path: Path) -> Mapping[str, Any]:
+    """The raw sections of `params.yaml`, before defaults: what DVC sees of the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -487,4 +497,4 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path} must hold a mapping of sections (data, split, model, ...)")
-    return parse_settings(raw, str(path))
+    return raw

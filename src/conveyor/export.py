@@ -251,8 +251,11 @@ def model_card(
         "(impute, one-hot encode), exported to ONNX.",
         f"- Predicts `{data.target}` = `{signature['output']['positive_class']}` when the "
         f"probability is at least {model.threshold}.",
-        f"- Git commit: `{provenance.get('git_sha', 'unknown')}`.",
         f"- Data fingerprint (sha256): `{provenance.get('data_sha256', 'unknown')}`.",
+        f"- Parameters fingerprint (sha256): `{provenance.get('params_sha256', 'unknown')}`.",
+        f"- Code fingerprint (sha256): `{provenance.get('code_sha256', 'unknown')}`.",
+        "- The git commit is stamped on the serving image (`CONVEYOR_GIT_SHA`), not here: "
+        "this card depends only on the pipeline's inputs.",
         "- Hyper-parameters:" + ("" if hyperparameters else " scikit-learn defaults"),
         *hyperparameters,
         "",

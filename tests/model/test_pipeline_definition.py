@@ -3,7 +3,6 @@ every file it writes. A stale dep list is how a pipeline silently serves an old 
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from conveyor.paths import ProjectPaths
+from conveyor.provenance import stage_code
 from conveyor.stages import STAGES
 from tests.conftest import ROOT
 
@@ -22,39 +22,6 @@ def _stages() -> dict[str, Any]:
     return stages
 
 
-def _module_file(name: str) -> Path | None:
-    base = SOURCE.joinpath(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imported_code(module: str, seen: set[Path] | None = None) -> set[Path]:
-    """Every conveyor source file `module` imports, directly or not (packages included)."""
-    seen = set() if seen is None else seen
-    path = _module_file(module)
-    if path is None or path in seen:
-        return seen
-    seen.add(path)
-    parts = module.split(".")
-    for depth in range(1, len(parts)):
-        package = _module_file(".".join(parts[:depth]))
-        if package is not None:
-            seen.add(package)
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("conveyor"):
-            assert node.module is not None
-            _imported_code(node.module, seen)
-            for alias in node.names:
-                _imported_code(f"{node.module}.{alias.name}", seen)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("conveyor"):
-                    _imported_code(alias.name, seen)
-    return seen
-
-
 def _covered(path: Path, deps: list[str]) -> bool:
     relative = path.relative_to(ROOT)
     return any(relative == Path(dep) or Path(dep) in relative.parents for dep in deps)
@@ -63,7 +30,7 @@ def _covered(path: Path, deps: list[str]) -> bool:
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_depends_on_exactly_the_code_it_imports(stage: str) -> None:
     deps: list[str] = _stages()[stage]["deps"]
-    code = _imported_code(f"conveyor.stages.{stage}")
+    code = stage_code(f"conveyor.stages.{stage}", SOURCE)
     missing = sorted(str(p.relative_to(ROOT)) for p in code if not _covered(p, deps))
     assert not missing, f"dvc.yaml stage {stage!r} lacks deps {missing}"
     code_deps = [dep for dep in deps if dep.startswith("src/")]

@@ -15,6 +15,12 @@ pytestmark = pytest.mark.pipeline
 PREPARED = {"data/prepared/train.parquet", "data/prepared/test.parquet"}
 
 
+@pytest.fixture(autouse=True)
+def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The churn data pseudonymises e-mails, which needs a key (one test takes it away)."""
+    monkeypatch.setenv("CONVEYOR_PSEUDONYM_KEY", "test-key")
+
+
 def _assert_clean_failure(project: Project, before: set[str], *needles: str) -> None:
     result = project.run("prepare")
     assert result.code == 2, result.stderr
@@ -92,6 +98,15 @@ def test_a_failed_rerun_keeps_the_last_good_outputs(churn_project: Project) -> N
     churn_project.write_csv(churn_frame().drop(columns=["plan"]))
     _assert_clean_failure(churn_project, before, "'plan'")
     assert train.read_bytes() == good
+
+
+def test_pseudonymising_without_a_key_stops_before_reading_data(
+    churn_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONVEYOR_PSEUDONYM_KEY")
+    _assert_clean_failure(
+        churn_project, churn_project.files(), "CONVEYOR_PSEUDONYM_KEY", "['customer_email']"
+    )
 
 
 def test_later_stages_say_which_command_to_run(churn_project: Project) -> None:

@@ -1,16 +1,18 @@
 """DVC owns order and caching: a no-op repro runs nothing, a model parameter re-runs only the
-stages that use it, and a forced re-run reproduces the metrics to the byte."""
+stages that use it, a forced re-run reproduces the metrics to the byte at any commit, and
+`conveyor check-outputs` tells committed outputs the pipeline produced from edited ones."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import copy_repository
-from tests.pipeline.dvc import dvc, share_project_cache, stages_run
+from tests.conftest import ROOT, Project, churn_params, copy_repository, run_conveyor
+from tests.pipeline.dvc import dvc, git, share_project_cache, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -46,18 +48,71 @@ def test_a_model_parameter_reruns_only_the_stages_that_use_it(clone: Path) -> No
         dvc(clone, "repro")
 
 
-def test_forced_reruns_reproduce_every_output_byte_for_byte(clone: Path) -> None:
+def test_forced_reruns_at_two_commits_reproduce_every_output_and_the_lock(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("GITHUB_SHA", "CONVEYOR_GIT_SHA"):  # no output may read CI's commit
+        monkeypatch.delenv(variable, raising=False)
     outputs = [
         "metrics/metrics.json",
         "data/prepared/train.parquet",
         "models/model.skops",
         "models/model.onnx",
         "models/signature.json",
+        "models/MODEL_CARD.md",
     ]
     first = dvc(clone, "repro", "--force")
     assert stages_run(first) == ["prepare", "train", "evaluate", "export"]
     before = {name: (clone / name).read_bytes() for name in outputs}
     lock = (clone / "dvc.lock").read_text()
+    commit = git(clone, "rev-parse", "HEAD")
+    readme = clone / "README.md"
+    readme.write_text(readme.read_text() + "\nA new commit of the same code and data.\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "a README edit, and the outputs of the first run")
+    assert git(clone, "rev-parse", "HEAD") != commit
     dvc(clone, "repro", "--force")
     assert {name: (clone / name).read_bytes() for name in outputs} == before
     assert (clone / "dvc.lock").read_text() == lock
+    checked = run_conveyor("check-outputs", cwd=clone)  # what CI runs after `make run`
+    assert checked.code == 0, checked.stderr
+    assert "the committed outputs are what the pipeline produced" in checked.stdout
+
+
+def test_check_outputs_fails_when_metrics_are_edited_by_hand(clone: Path) -> None:
+    dvc(clone, "repro")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "the pipeline's outputs", "--allow-empty")
+    assert run_conveyor("check-outputs", cwd=clone).code == 0
+    metrics = clone / "metrics" / "metrics.json"
+    original = metrics.read_text()
+    edited = json.loads(original)
+    edited["roc_auc"] = round(edited["roc_auc"] + 0.01, 6)
+    metrics.write_text(json.dumps(edited, indent=2, sort_keys=True) + "\n")
+    try:
+        result = run_conveyor("check-outputs", cwd=clone)
+    finally:
+        metrics.write_text(original)
+    assert result.code == 1, result.stdout
+    assert "metrics/metrics.json: roc_auc: committed" in result.stderr
+    assert "dvc.lock:" not in result.stderr  # the lock is as committed; only the file lies
+    assert result.stderr.rstrip().endswith("run `make run` and commit dvc.lock and metrics/")
+
+
+def test_dvc_accepts_what_conveyor_check_asks_to_write(project: Project) -> None:
+    """One stage running `conveyor check`, tracking every params key the real stages track."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    tracked = list(dict.fromkeys(key for stage in stages.values() for key in stage["params"]))
+    definition = {"stages": {"check": {"cmd": "conveyor check", "params": tracked}}}
+    (project.root / "dvc.yaml").write_text(yaml.safe_dump(definition))
+    params = churn_params()  # leaves out evaluate, export, gates and model.threshold
+    project.write_params(params)
+    dvc(project.root, "init", "--no-scm")
+    assert "are missing from 'params.yaml'" in dvc(project.root, "repro", succeed=False)
+    refused = run_conveyor("check", cwd=project.root)
+    assert refused.code == 2
+    assert "add `evaluate: {}` to use the defaults" in refused.stderr
+    assert "add `threshold: 0.5` under `model`" in refused.stderr
+    params["model"]["threshold"] = 0.5
+    project.write_params({**params, "evaluate": {}, "export": {}, "gates": {}})
+    assert stages_run(dvc(project.root, "repro")) == ["check"]

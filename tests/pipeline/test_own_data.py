@@ -17,9 +17,15 @@ pytestmark = pytest.mark.pipeline
 STAGES = ("prepare", "train", "evaluate", "export")
 
 
+@pytest.fixture(autouse=True)
+def _pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The churn data pseudonymises e-mails, which needs a key."""
+    monkeypatch.setenv("CONVEYOR_PSEUDONYM_KEY", "k")
+
+
 def test_the_whole_pipeline_runs_on_a_different_data_set(churn_project: Project) -> None:
     for stage in STAGES:
-        result = churn_project.run(stage, env={"CONVEYOR_PSEUDONYM_KEY": "k"})
+        result = churn_project.run(stage)
         assert result.code == 0, f"{stage}: {result.stderr}"
     root = churn_project.root
     train = pd.read_parquet(root / "data" / "prepared" / "train.parquet")

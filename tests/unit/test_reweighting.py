@@ -26,7 +26,10 @@ def test_weighted_positive_rate_is_equal_across_groups() -> None:
 
 
 @pytest.mark.pipeline
-def test_training_with_reweighting_still_exports_with_parity(project: Project) -> None:
+def test_training_with_reweighting_still_exports_with_parity(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVEYOR_PSEUDONYM_KEY", "k")  # the churn data pseudonymises e-mails
     project.write_csv(churn_frame(500))
     params = churn_params()
     params["model"]["reweighting"] = {"enabled": True, "sensitive_feature": "gender"}

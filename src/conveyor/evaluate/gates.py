@@ -38,10 +38,6 @@ class Gate:
     mode: str
     message: str
 
-    @property
-    def blocks(self) -> bool:
-        return self.mode == "block"
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -129,10 +125,16 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def blocks_release(mode: str, status: str, fail_on_inconclusive: bool) -> bool:
+    """The verdict rule, for one gate: a blocking gate that failed (or, when configured, could
+    not decide). Takes plain values so readers of `metrics/gates.json` apply the same rule."""
+    failing = {"fail", "inconclusive"} if fail_on_inconclusive else {"fail"}
+    return mode == "block" and status in failing
+
+
 def verdict(gates: list[Gate], fail_on_inconclusive: bool) -> dict[str, Any]:
     """The summary `metrics/gates.json` holds: overall verdict, counts, and every gate."""
-    failing = {"fail", "inconclusive"} if fail_on_inconclusive else {"fail"}
-    blocked = any(g.blocks and g.status in failing for g in gates)
+    blocked = any(blocks_release(g.mode, g.status, fail_on_inconclusive) for g in gates)
     counts = {
         status: sum(g.status == status for g in gates)
         for status in ("pass", "fail", "inconclusive", "not gated")
@@ -146,6 +148,7 @@ def verdict(gates: list[Gate], fail_on_inconclusive: bool) -> dict[str, Any]:
 
 
 _ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "not gated": 3}
+"""Failures first: the order of `conveyor gate`'s lines and of the verdict's counts."""
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -153,6 +156,13 @@ def format_table(summary: dict[str, Any]) -> str:
     gates = sorted(summary["gates"], key=lambda g: (_ORDER[g["status"]], g["id"]))
     width = max((len(g["status"]) for g in gates), default=4)
     lines = [f"{g['status'].upper():<{width}}  {g['mode']:<6}  {g['message']}" for g in gates]
-    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
-    lines.append(f"verdict: {summary['verdict'].upper()} ({counts})")
+    lines.append(format_verdict(summary))
     return "\n".join(lines)
+
+
+def format_verdict(summary: dict[str, Any]) -> str:
+    """`verdict: PASS (2 fail, 27 pass)`: the last line of `conveyor gate` and of the summary."""
+    counts = summary["counts"]
+    ordered = [*(s for s in _ORDER if s in counts), *(s for s in counts if s not in _ORDER)]
+    listed = ", ".join(f"{counts[status]} {status}" for status in ordered if counts[status])
+    return f"verdict: {summary['verdict'].upper()} ({listed})"

@@ -39,7 +39,9 @@ class _State:
         self.model = model
         self.settings = settings
         info = model.signature.model_info
-        self.version = str(info.get("git_sha", "unknown"))
+        self.model_id = model_id(str(info.get("onnx_sha256", "unknown")))
+        self.git_sha = settings.git_sha
+        self.version = settings.git_sha or self.model_id
         self.telemetry = Telemetry(
             {
                 "version": self.version,
@@ -49,6 +51,11 @@ class _State:
         )
         self.openapi = build_openapi(model.signature, settings.max_batch, __version__)
         self.ready = False
+
+
+def model_id(onnx_sha256: str) -> str:
+    """A stable name for the model itself, the version when the image carries no commit."""
+    return f"onnx-{onnx_sha256[:12]}"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -112,6 +119,8 @@ async def metadata(request: Request) -> Response:
     return JSONResponse(
         {
             "model_version": state.version,
+            "git_sha": state.git_sha,
+            "model_id": state.model_id,
             "model": document.get("model", {}),
             "metrics": document.get("metrics", {}),
             "parity": document.get("parity", {}),

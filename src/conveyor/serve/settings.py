@@ -27,6 +27,10 @@ class ServeSettings:
     max_body_bytes: int = 1_000_000
     log_level: str = "info"
     threads_per_worker: int = 1
+    git_sha: str | None = None
+    """The commit the image was built from (the Dockerfile stamps it from the GIT_SHA build
+    argument). It lives here, not in signature.json: the model's files depend only on the
+    pipeline's inputs, so the same model keeps the same files at every commit."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
@@ -42,6 +46,7 @@ class ServeSettings:
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", defaults.max_body_bytes, 64, 1 << 30),
             log_level=_choice(env, "LOG_LEVEL", defaults.log_level),
             threads_per_worker=_integer(env, "THREADS", defaults.threads_per_worker, 1, 64),
+            git_sha=_git_sha(env),
         )
 
 
@@ -63,4 +68,16 @@ def _choice(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(PREFIX + name, default).lower()
     if value not in levels:
         raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(levels)}, got {value!r}")
+    return value
+
+
+def _git_sha(env: Mapping[str, str]) -> str | None:
+    """CONVEYOR_GIT_SHA, or None when unset, empty or the Dockerfile's `unknown` default."""
+    value = env.get(f"{PREFIX}GIT_SHA", "").strip()
+    if value.lower() in {"", "unknown"}:
+        return None
+    if len(value) > 64 or not value.isprintable() or " " in value:
+        raise SettingsError(
+            f"{PREFIX}GIT_SHA must be a commit id (at most 64 characters, no spaces), got {value!r}"
+        )
     return value

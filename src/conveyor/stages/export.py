@@ -12,10 +12,24 @@ from conveyor.errors import ModelError
 from conveyor.features import model_inputs
 from conveyor.modelio import load_model
 from conveyor.paths import ProjectPaths
-from conveyor.provenance import git_commit
+from conveyor.provenance import code_sha256, params_sha256, stage_code, tracked_values
 from conveyor.stages.inputs import read_json, read_prepared
 
 log = logging.getLogger("conveyor")
+
+TRACKED_PARAMS = ("data", "model.threshold", "model.estimator", "model.hyperparameters", "export")
+"""The params dvc.yaml tracks for this stage (a test keeps the two equal): what the params
+hash covers, so it changes exactly when DVC would re-run the export."""
+
+
+def provenance(settings: Settings, data_sha256: str) -> dict[str, str]:
+    """What the exported model is a function of: data, params and code, each as a hash."""
+    params = tracked_values(settings.model_dump(mode="json"), TRACKED_PARAMS)
+    return {
+        "data_sha256": data_sha256,
+        "params_sha256": params_sha256(params),
+        "code_sha256": code_sha256(stage_code(__name__)),
+    }
 
 
 def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
@@ -42,7 +56,7 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         train_frame=model_inputs(train_frame, data),
         export=settings.export,
         model_bytes=model_bytes,
-        provenance={"git_sha": git_commit(paths.root), "data_sha256": manifest["data_sha256"]},
+        provenance=provenance(settings, manifest["data_sha256"]),
         metrics=metrics,
         parity=parity,
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from conveyor import data as data_ops
 from conveyor.atomic import staged_outputs
-from conveyor.config import Settings
+from conveyor.config import DataSettings, Settings
+from conveyor.errors import ConfigError
 from conveyor.features import target_vector
 from conveyor.paths import ProjectPaths
 
@@ -20,6 +22,7 @@ log = logging.getLogger("conveyor")
 def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     """Raw files -> validated, anonymised, de-duplicated, split Parquet files."""
     data = settings.data
+    key = pseudonym_key(data, os.environ)
     loaded = [
         data_ops.read_source(source, paths.resolve(source.path), data) for source in data.sources
     ]
@@ -33,7 +36,6 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     combined = data_ops.with_record_ids(combined)
     if data.deduplicate:
         combined = data_ops.deduplicate(combined)
-    key = _pseudonym_key(data.pseudonymise_key_env, data.pseudonymise_columns)
     combined = data_ops.pseudonymise(combined, data.pseudonymise_columns, key)
     combined = data_ops.select_columns(combined, data)
     train, test = data_ops.split(combined, data, settings.split)
@@ -66,13 +68,29 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
     return manifest
 
 
-def _pseudonym_key(variable: str, columns: list[str]) -> bytes | None:
-    key = os.environ.get(variable)
-    if columns and not key:
+def pseudonym_key(data: DataSettings, environ: Mapping[str, str]) -> bytes | None:
+    """The HMAC key for pseudonymised columns, read before any data is, so a missing key
+    stops the stage at once. Without a key the columns would get a plain SHA-256, which a
+    dictionary reverses for guessable values (e-mails, phone numbers): allowed only when
+    params say this is a demo (`data.pseudonymise_unkeyed: true`)."""
+    variable, columns = data.pseudonymise_key_env, data.pseudonymise_columns
+    key = environ.get(variable)
+    if key:
+        return key.encode()
+    if columns and not data.pseudonymise_unkeyed:
+        raise ConfigError(
+            f"data.pseudonymise_columns lists {columns}, but the environment variable "
+            f"{variable} (data.pseudonymise_key_env) is not set. Without a key these columns "
+            "would get an unkeyed SHA-256, which a dictionary attack reverses for guessable "
+            f"values such as e-mail addresses. Set {variable} to a secret (in CI, a repository "
+            "secret), or, for a demo on data about no real people, set "
+            "`data.pseudonymise_unkeyed: true` in params.yaml"
+        )
+    if columns:
         log.warning(
-            "%s is not set: pseudonymised columns %s use an unkeyed SHA-256, which a "
-            "dictionary attack can reverse for guessable values",
+            "%s is not set and data.pseudonymise_unkeyed is true: pseudonymised columns %s "
+            "use an unkeyed SHA-256, which a dictionary attack can reverse (demo data only)",
             variable,
             columns,
         )
-    return key.encode() if key else None
+    return None
