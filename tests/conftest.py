@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,16 @@ BIN = Path(sys.executable).parent
 UV = str(ROOT / ".tools" / "bin" / "uv") if (ROOT / ".tools" / "bin" / "uv").exists() else "uv"
 
 
-def copy_repository(destination: Path, edit: dict[str, str] | None = None) -> Path:
+def copy_repository(
+    destination: Path, edit: dict[str, str] | None = None, leave_out: Collection[str] = ()
+) -> Path:
     """The project's files (tracked and unignored, outputs excluded) in a new git repository.
 
     Tests that run DVC or the workflows need a repository of their own, as a fresh clone
-    would be, so they never touch this one. `edit` replaces files' text before the commit.
+    would be, so they never touch this one. `edit` replaces (or adds) files' text before the
+    commit; `leave_out` names files or folders not to copy, as a team removes what it replaces
+    (e.g. `data/raw`, the embedded data). Copies keep their modification times, so `make`
+    in the copy judges `.venv/.synced` against the same `uv.lock` as here.
     """
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
@@ -38,10 +43,13 @@ def copy_repository(destination: Path, edit: dict[str, str] | None = None) -> Pa
     ).stdout.splitlines()  # fmt: skip
     for name in listed:
         source = ROOT / name
+        if any(name == part or name.startswith(f"{part.rstrip('/')}/") for part in leave_out):
+            continue
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     for name, text in (edit or {}).items():
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
         (destination / name).write_text(text)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=destination, check=True)

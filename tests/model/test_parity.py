@@ -1,4 +1,9 @@
-"""The released model: good enough on Adult, and the ONNX file predicts what was evaluated."""
+"""The released ONNX file predicts what was evaluated, on whatever data params point at.
+
+How good the model must be is the gates' business (test_gates.py, from `params.yaml`); the
+default model's documented AUC on the embedded data is checked in
+tests/unit/test_embedded_data.py, which applies only while params use that data.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,6 @@ from conveyor.paths import ProjectPaths
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.parity
-
-
-def test_default_model_reaches_the_promised_auc(pipeline_outputs: ProjectPaths) -> None:
-    metrics = json.loads(pipeline_outputs.metrics.read_text())
-    assert metrics["roc_auc"] >= 0.90, f"test ROC AUC {metrics['roc_auc']:.4f} < 0.90"
 
 
 def test_onnx_matches_scikit_learn_on_the_whole_test_set(pipeline_outputs: ProjectPaths) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conveyor.paths import ProjectPaths
-from tests.conftest import BIN
+from tests.conftest import BIN, ROOT
 
 
 def free_port() -> int:
@@ -146,3 +146,27 @@ def example_record(signature: Mapping[str, Any]) -> dict[str, Any]:
         else:
             record[field["name"]] = field["categories"][0]
     return record
+
+
+def released_inputs() -> list[dict[str, Any]]:
+    """The released model's inputs, read when tests are collected.
+
+    Tests that need an input of one type (a number to send as text, a category to misspell)
+    are generated only for the types the team's model has: a model of numbers only has no
+    category to misspell. Before the pipeline has run there is no signature; then every case
+    is generated and the `pipeline_outputs` fixture fails each one, naming the missing files.
+    """
+    path = ProjectPaths(ROOT).signature
+    stand_in = [{"name": "number", "type": "number"}, {"name": "category", "type": "string"}]
+    if not path.exists():
+        return stand_in
+    try:
+        inputs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["inputs"]
+    except (ValueError, KeyError):
+        return stand_in  # the server's own checks report the broken file
+    return inputs
+
+
+def input_types() -> set[str]:
+    """JSON types among the released model's inputs ("number", "string")."""
+    return {field["type"] for field in released_inputs()}

@@ -45,13 +45,13 @@ def test_only_changed_parameters_are_listed() -> None:
 def test_a_failing_blocking_gate_blocks_and_is_shown_first() -> None:
     gates = _gates(
         _gate("overall.roc_auc", "pass"),
-        _gate("slice.sex=Female.recall", "fail"),
-        _gate("fairness.sex.demographic_parity_ratio", "fail", mode="report"),
+        _gate("slice.gender=f.recall", "fail"),
+        _gate("fairness.gender.demographic_parity_ratio", "fail", mode="report"),
         verdict="fail",
     )
     text = render_report(ModelState("feature", gates=gates), BASE)
     assert "❌ **Blocked**: 1 blocking gate(s) failed" in text
-    failing = text.index("slice.sex=Female.recall message")
+    failing = text.index("slice.gender=f.recall message")
     assert failing < text.index("<details>") < text.index("overall.roc_auc message")
     assert "| ❌ fail | block |" in text
 
