@@ -98,15 +98,23 @@ def run_act(
     env: Mapping[str, str] | None = None,
     pulls: Mapping[str, str] | None = None,
     timeout: float = 900,
+    pull_requests: Mapping[str, Mapping[str, Any]] | None = None,
+    github_instance: str | None = None,
 ) -> ActRun:
-    """One act run of `workflow` on `event`; returns its output and what the stand-ins saw."""
+    """One act run of `workflow` on `event`; returns its output and what the stand-ins saw.
+
+    `pulls` gives the gh stand-in pull requests by their head SHA alone; `pull_requests`, the
+    pull requests as the API shows them (`head.sha`, `head.ref`, `head.repo.full_name`).
+    `github_instance` (`HOST:PORT`) makes act present that server as GitHub, as GitHub
+    Enterprise Server would be: `github.server_url` is then `https://HOST:PORT`.
+    """
     scratch.mkdir(parents=True, exist_ok=True)
     log, artifacts = scratch / "calls.jsonl", scratch / "artifacts"
     artifacts.mkdir(exist_ok=True)
     event_file = scratch / "event.json"
     event_file.write_text(json.dumps(payload))
     pulls_file = scratch / "pulls.json"
-    pulls_file.write_text(json.dumps(pulls or {}))
+    pulls_file.write_text(json.dumps({**(pulls or {}), **(pull_requests or {})}))
     command = [
         str(BIN / "act"), event,
         "-W", f".github/workflows/{workflow}",
@@ -133,6 +141,8 @@ def run_act(
         ]
     if job:
         command += ["-j", job]
+    if github_instance:
+        command += ["--github-instance", github_instance]
     completed = subprocess.run(
         command, cwd=project, capture_output=True, text=True, timeout=timeout, check=False,
         env={**os.environ, "HOME": str(scratch / "home")},
