@@ -4,39 +4,81 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The interpreter: PYTHON=... when given, else the first CPython 3.11 or newer on PATH, as
+# scripts/find-python.sh chooses it (it says what to install when there is none). uv builds
+# .venv with it (UV_PYTHON) and downloads no Python unless UV_PYTHON_DOWNLOADS=automatic.
+PYTHON ?=
+FIND_PYTHON := scripts/find-python.sh
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
-export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_DOWNLOADS ?= never
 PYTEST_ARGS ?=
 
 IMAGE ?= localhost/conveyor-serve:local
 REQUIREMENTS ?= requirements/serve.txt
 
-.PHONY: help setup run test lint check-static format clean bench bench-serve serve image smoke requirements
+.PHONY: help setup run rebuild test check-outputs gate suites test-image test-workflows report lint \
+	check-static format clean bench bench-serve serve image smoke requirements
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(UV):
-	$(PYTHON) -m venv .tools
+	python=$$($(FIND_PYTHON) --bootstrap); "$$python" -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --all-extras
+	python=$$($(FIND_PYTHON)); UV_PYTHON=$$python $(UV) sync --frozen --all-extras
 	touch $@
 
 setup: $(VENV)/.synced ## install the locked environment (.venv) with a pinned uv
 
-run: setup ## set up, then run the whole pipeline on the embedded data (dvc repro)
-	dvc repro
-	dvc metrics show
+# REPOSITORY (OWNER/REPO) and CODE_OWNER reach the scripts through the environment, never
+# through the recipe's text. Both scripts refuse malformed values and say why.
+.PHONY: init protect
+init: ## rewrite the template's placeholders for your repository (REPOSITORY=owner/name, CODE_OWNER=@org/team; default: origin, @owner)
+	scripts/init-repository.sh $${REPOSITORY:+"$$REPOSITORY"} $${CODE_OWNER:+--code-owner "$$CODE_OWNER"}
 
-test: run lint check-static ## set up, run the pipeline, lint, then the whole test suite
+protect: setup ## protect the default branch with a ruleset requiring CI and a code-owner review (REPOSITORY=owner/name; needs gh)
+	scripts/protect-main.sh $${REPOSITORY:+"$$REPOSITORY"}
+
+run: setup ## set up, then run the whole pipeline (dvc repro) and summarise the model
+	dvc repro
+	conveyor summary
+
+rebuild: setup ## run every stage again, reusing nothing (what a release does)
+	dvc repro --force
+	conveyor summary
+
+# CI's pipeline job runs these targets in this order (.github/workflows/ci.yml); `make test`
+# runs the same order, so .ci/run proves it on a clean clone.
+test: run check-outputs gate lint check-static ## set up, run the pipeline, every check, then the whole test suite
 	pytest $(PYTEST_ARGS)
+
+check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what the pipeline produced
+	conveyor check-outputs
+
+gate: setup ## print every quality gate; fail if a blocking gate failed
+	conveyor gate
+
+SUITES := not workflows and not container
+suites: setup ## the test suites CI's pipeline job runs (all but the workflow and container tests)
+	pytest -m "$(SUITES)" $(PYTEST_ARGS)
+
+test-image: run ## the container tests: build, start, call, inspect and stop the image
+	pytest -m container $(PYTEST_ARGS)
+
+test-workflows: setup ## the workflow tests: the real workflow files run by act against stand-ins
+	pytest -m workflows $(PYTEST_ARGS)
+
+# BASE (a git revision) and RUN_URL reach the recipe through the environment, never through
+# the recipe's text, so a branch name cannot inject shell.
+export BASE RUN_URL
+report: setup ## write report.md: this checkout's model against BASE (e.g. BASE=origin/main)
+	conveyor report $${BASE:+--base "$$BASE"} --output report.md $${RUN_URL:+--run-url "$$RUN_URL"}
 
 lint: setup ## ruff (lint + format check) and mypy
 	ruff check src tests bench

@@ -10,8 +10,44 @@
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   repository secrets
 #
 # Without a URL or without credentials (a pull request from a fork gets no secrets) it does
-# nothing and succeeds: the pipeline then runs on the data in the repository.
+# nothing and succeeds: the pipeline then runs on the data in the repository. But when data
+# that DVC tracks (a `*.dvc` file in git) is still missing after a pull, the pipeline cannot
+# run: the script says why in one message (and in the job summary) and fails, instead of
+# leaving `conveyor prepare` to fail on a missing file.
 set -euo pipefail
+
+# The outputs of the `*.dvc` files git tracks (data added with `dvc add`) that are not here.
+missing_data() {
+  { git ls-files -z -- '*.dvc' 2>/dev/null || true; } | python3 -c '
+import sys
+from pathlib import Path
+
+import yaml
+
+for name in sys.stdin.read().split("\0"):
+    if not name:
+        continue
+    for out in (yaml.safe_load(Path(name).read_text()) or {}).get("outs", []):
+        path = Path(name).parent / out["path"]
+        if not path.exists():
+            print(f"{path} ({name})")
+'
+}
+
+# Fail with one message, in the log and the job summary, when tracked data is still missing.
+require_data() {
+  local why=$1 missing
+  [ "$action" = pull ] || return 0
+  missing=$(missing_data)
+  [ -n "$missing" ] || return 0
+  local message
+  message="data tracked by DVC is not in this checkout: $(printf '%s' "$missing" | paste -sd, - | sed 's/,/, /g'). $why"
+  echo "::error title=Data not available::$message"
+  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+    printf '### Data not available\n%s\n' "$message" >>"$GITHUB_STEP_SUMMARY"
+  fi
+  exit 1
+}
 
 action=${1:-}
 case "$action" in
@@ -23,10 +59,12 @@ case "$action" in
 esac
 if [ -z "${DVC_REMOTE_URL:-}" ]; then
   echo "dvc-remote: DVC_REMOTE_URL is not set; no remote to $action"
+  require_data "No DVC remote is configured: set the repository variable DVC_REMOTE_URL and the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY secrets (README, \"Configure a DVC remote\")."
   exit 0
 fi
 if [ -z "${AWS_ACCESS_KEY_ID:-}" ] || [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
   echo "dvc-remote: AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is not set; nothing to $action"
+  require_data "It lives in the DVC remote, and this run has no credentials for it: pull requests from forks get no secrets. A maintainer can push the branch to this repository to run CI with the remote."
   exit 0
 fi
 
@@ -37,7 +75,10 @@ if [ -n "${DVC_REMOTE_ENDPOINT_URL:-}" ]; then
 fi
 if [ "$action" = pull ]; then
   # Outputs the remote does not hold yet are recomputed by `dvc repro`.
-  dvc pull --allow-missing
+  if ! dvc pull --allow-missing; then
+    echo "::warning::dvc pull failed; outputs the remote does not give are recomputed"
+  fi
+  require_data "The DVC remote $DVC_REMOTE_URL did not provide it: run \`dvc push\` where the data is."
 else
   dvc push
 fi

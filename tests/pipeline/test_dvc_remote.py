@@ -102,3 +102,45 @@ def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
     completed = _remote(tmp_path, "sync", env=CREDENTIALS)
     assert completed.returncode == 2
     assert "expected 'pull' or 'push'" in completed.stderr
+
+
+def _repository_with_data_in_the_remote(root: Path) -> Path:
+    """A DVC repository whose data was `dvc add`-ed elsewhere: the `.dvc` file, not the data."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    root.mkdir(parents=True)
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
+    dvc(root, "init", "--quiet")
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "raw" / "loans.csv.dvc").write_text(
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 10\n  hash: md5\n"
+        "  path: loans.csv\n"
+    )
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "data in the remote"], cwd=root, check=True)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("env", "why"),
+    [
+        ({}, "No DVC remote is configured"),
+        ({"DVC_REMOTE_URL": f"s3://{BUCKET}/conveyor"}, "pull requests from forks get no secrets"),
+        ({"DVC_REMOTE_URL": f"s3://{BUCKET}/empty", **CREDENTIALS}, "did not provide it"),
+    ],
+    ids=["no-remote", "fork-without-secrets", "remote-without-the-data"],
+)
+def test_data_that_only_the_remote_holds_is_named_when_it_cannot_be_pulled(
+    tmp_path: Path, endpoint: str, env: dict[str, str], why: str
+) -> None:
+    """One clear message (log and job summary) instead of a failure somewhere in prepare."""
+    project = _repository_with_data_in_the_remote(tmp_path / "project")
+    summary = tmp_path / "summary.md"
+    completed = _remote(
+        project, "pull",
+        env={**env, "DVC_REMOTE_ENDPOINT_URL": endpoint, "GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    (line,) = [x for x in completed.stdout.splitlines() if x.startswith("::error")]
+    assert "data/raw/loans.csv (data/raw/loans.csv.dvc)" in line
+    assert why in line
+    assert summary.read_text().startswith("### Data not available")

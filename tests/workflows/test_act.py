@@ -1,25 +1,29 @@
 """The real workflow files, run by nektos/act in host mode against stand-ins.
 
 What runs for real: every step's shell, the expressions and conditions, the step order, the
-pipeline (`dvc repro`), the gates, the report, and the image smoke test against a real server
-(the docker stand-in starts `conveyor-serve` natively). What is substituted: third-party
-actions (by SHA) and the tools that need GitHub or a registry (gh, npx/CML, docker), which
-record what they were asked to do.
+Makefile targets the steps call (the pipeline, the committed-outputs check, the gates, the
+test suites, the report), and the image smoke test against a real server (the docker stand-in
+starts `conveyor-serve` natively). What is substituted: third-party actions (by SHA) and the
+tools that need GitHub or a registry (gh, npx/CML, docker), which record what they were asked.
 
-Under act the test steps run a small selection of the suite (PYTEST_ADDOPTS), never the
-workflow tests themselves, so nothing recurses and the whole test command stays short.
+ci.yml's pipeline job runs once unnarrowed, on a copy holding only git-tracked files, so an
+ordering or missing-output bug fails the suite: its test step runs every suite but the
+workflow tests themselves (no recursion) and the container tests (no engine under act).
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import ROOT
+from conveyor.stages import STAGES
+from tests.conftest import BIN, ROOT
+from tests.pipeline.dvc import dvc, share_project_cache
 from tests.workflows.act import (
     ACTION_DIRS,
     ActRun,
@@ -51,34 +55,24 @@ def _pull_request(sha: str, number: int = 7) -> dict[str, Any]:
     }
 
 
-def _workflow_run(sha: str, run_id: int = 4242) -> dict[str, Any]:
-    return {
-        "action": "completed",
-        "workflow_run": {
-            "id": run_id,
-            "event": "pull_request",
-            "conclusion": "success",
-            "head_sha": sha,
-            "pull_requests": [],
-        },
-        "repository": {"full_name": "conveyor-ml/conveyor"},
-    }
-
-
 def _step_ok(run: ActRun, step: str) -> bool:
     return f"✅  Success - Main {step}" in run.output
 
 
 @pytest.fixture(scope="module")
 def pr_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ActRun]:
-    """ci.yml, both jobs, on a pull request whose title and branch carry shell metacharacters."""
+    """ci.yml's pipeline job on a pull request, unnarrowed, as GitHub runs it.
+
+    The title and branch carry shell metacharacters, so the same run proves nothing from the
+    event reaches a shell.
+    """
     Path(MARKER).unlink(missing_ok=True)
     base = tmp_path_factory.mktemp("act-pr")
     project = make_project(base / "project")
     sha = head_sha(project)
     run = run_act(
         project, base / "scratch", event="pull_request", workflow="ci.yml",
-        payload=_pull_request(sha), env=SELECTION,
+        payload=_pull_request(sha), job="pipeline", timeout=2400,
     )  # fmt: skip
     return project, sha, run
 
@@ -87,21 +81,53 @@ def test_every_third_party_action_has_a_stand_in() -> None:
     assert {name for name, _ in pinned_actions()} <= set(ACTION_DIRS)
 
 
-def test_ci_on_a_pull_request_runs_every_step_of_both_jobs(
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SUITES = "not workflows and not container"  # the Makefile's SUITES, checked in test_static
+
+
+def _pytest_outcomes(output: str) -> dict[str, int]:
+    """The counts of the last pytest summary line in `output` ("12 passed, 3 deselected")."""
+    summaries = re.findall(r"=+ ([^=\n]*?) in [\d.]+s(?: \([^)]*\))? =+", ANSI.sub("", output))
+    assert summaries, output[-4000:]
+    return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", summaries[-1])}
+
+
+def _suites_collected() -> int:
+    """How many tests `make suites` selects: what CI's test step must run, all of them."""
+    completed = subprocess.run(
+        [str(BIN / "pytest"), "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-m", SUITES],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PYTEST_ADDOPTS": ""},
+    )  # fmt: skip
+    found = re.search(r"(\d+)(?:/\d+)? tests? collected", completed.stdout)
+    assert found, completed.stdout[-2000:] + completed.stderr[-2000:]
+    return int(found.group(1))
+
+
+def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
     pr_run: tuple[Path, str, ActRun],
 ) -> None:
     project, _, run = pr_run
-    assert run.code == 0, run.output[-5000:]
+    assert run.code == 0, run.output[-8000:]
     for step in (
-        "Ruff and mypy", "Workflow and Dockerfile checks",
-        "Set up", "Unit and pipeline tests", "Run the pipeline",
-        "Data, slice, fairness, parity and serving tests", "Compare with the base branch",
-        "Upload the report", "Enforce the quality gates", "Build the serving image",
-        "Smoke-test the image",
+        "Set up", "Pull data and cached outputs from the DVC remote", "Run the pipeline",
+        "Check the committed dvc.lock and metrics", "Enforce the quality gates",
+        "Unit, pipeline, data, slice, fairness, parity and serving tests",
+        "Compare with the base branch", "Upload the report",
+        "Build and smoke-test the serving image",
     ):  # fmt: skip
         assert _step_ok(run, step), step
-    assert "Running stage 'evaluate'" in run.output
+    # The container tests need an engine that act's docker stand-in is not.
+    assert not _step_ok(run, "Container tests")
+    # A clean checkout has no outputs: the pipeline really ran, every stage of it.
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in run.output, stage
     assert "verdict: PASS" in run.output
+    # The test step ran every test `make suites` selects, none deselected by the test harness.
+    outcomes = _pytest_outcomes(run.output)
+    assert outcomes.get("passed") == _suites_collected(), outcomes
+    assert not outcomes.keys() & {"failed", "error", "errors"}, outcomes
     assert "smoke test passed" in run.output
     builds = run.called("docker", "build")
     assert builds and "localhost/conveyor-serve:ci" in builds[0]["args"]
@@ -131,85 +157,67 @@ def test_a_pull_request_title_with_shell_metacharacters_changes_nothing(
     assert not Path(MARKER).exists()
 
 
-def _report_run(
-    pr_run: tuple[Path, str, ActRun], tmp_path: Path, *, number: str, pulls: dict[str, str],
-    env: dict[str, str] | None = None,
-) -> ActRun:  # fmt: skip
-    project, sha, first = pr_run
-    artifacts = tmp_path / "scratch" / "artifacts"
-    shutil.copytree(first.artifacts, artifacts)
-    (artifacts / "report" / "pr-number.txt").write_text(number)
-    return run_act(
-        project, tmp_path / "scratch", event="workflow_run", workflow="pr-report.yml",
-        payload=_workflow_run(sha), pulls=pulls, env=env,
+def _step_block(workflow: str, name: str) -> str:
+    """The text of the step called `name` (up to the next blank line) in a workflow file."""
+    found = re.search(rf"\n      - name: {re.escape(name)}\n.*?\n\n", workflow, re.S)
+    assert found, f"no step {name!r}"
+    return found.group(0)[1:]
+
+
+def test_tests_before_the_pipeline_fail_on_a_clean_checkout(tmp_path: Path) -> None:
+    """The ordering CI had before (the test suites, then `dvc repro`) fails in the same set-up.
+
+    A clean checkout has no models/: the suites that judge the model cannot run before the
+    pipeline has made it. `-x` stops at the first such test, so the proof stays short.
+    """
+    text = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    suites = _step_block(text, "Unit, pipeline, data, slice, fairness, parity and serving tests")
+    pipeline = _step_block(text, "Run the pipeline")
+    reordered = text.replace(suites, "").replace(pipeline, suites + pipeline)
+    assert reordered != text
+    project = make_project(tmp_path / "project", {".github/workflows/ci.yml": reordered})
+    run = run_act(
+        project, tmp_path / "scratch", event="pull_request", workflow="ci.yml",
+        payload=_pull_request(head_sha(project)), job="pipeline", env={"PYTEST_ADDOPTS": "-x"},
     )  # fmt: skip
-
-
-def test_the_report_is_posted_to_its_pull_request(
-    pr_run: tuple[Path, str, ActRun], tmp_path: Path
-) -> None:
-    sha = pr_run[1]
-    run = _report_run(pr_run, tmp_path, number="7", pulls={"7": sha})
-    assert run.code == 0, run.output[-4000:]
-    (cml,) = run.called("npx")
-    assert cml["args"][:4] == ["--yes", "@dvcorg/cml@0.20.6", "comment", "update"]
-    assert "--target=pr/7" in cml["args"]
-    assert "--watermark-title=Conveyor model report" in cml["args"]
-    assert "--publish=false" in cml["args"]
-    assert cml["telemetry"] == "1"
-    assert cml["body"].startswith("## Conveyor model report")
-    assert run.called("download-artifact")[0]["args"][2] == "4242"
-    assert not run.called("gh", "pr", "comment")
-
-
-def test_without_cml_the_report_is_posted_with_gh(
-    pr_run: tuple[Path, str, ActRun], tmp_path: Path
-) -> None:
-    sha = pr_run[1]
-    run = _report_run(pr_run, tmp_path, number="7", pulls={"7": sha}, env={"STANDIN_CML_FAIL": "1"})
-    assert run.code == 0, run.output[-4000:]
-    (comment,) = run.called("gh", "pr", "comment")
-    assert comment["args"][2] == "7"
-    assert "--edit-last" in comment["args"] and "--create-if-none" in comment["args"]
-    assert comment["body"].startswith("## Conveyor model report")
-
-
-@pytest.mark.parametrize(
-    ("number", "pulls"),
-    [
-        ("8", {"8": "0" * 40}),  # another pull request, at another commit
-        ("7; touch /tmp/conveyor-act-injected", {}),  # not a number
-        ("99", {}),  # no such pull request
-    ],
-    ids=["forged-number", "shell-in-number", "unknown-number"],
-)
-def test_a_forged_pr_number_is_refused(
-    pr_run: tuple[Path, str, ActRun], tmp_path: Path, number: str, pulls: dict[str, str]
-) -> None:
-    run = _report_run(pr_run, tmp_path, number=number, pulls=pulls)
     assert run.code != 0
-    assert not run.called("npx")
-    assert not run.called("gh", "pr", "comment")
-    assert not Path(MARKER).exists()
+    assert "❌  Failure - Main Unit, pipeline, data, slice, fairness" in run.output
+    assert re.search(r"pipeline outputs \[.*\] are missing", run.output), run.output[-4000:]
+    assert not _step_ok(run, "Run the pipeline")
 
 
-def test_a_model_that_fails_a_gate_fails_ci_on_push(tmp_path: Path) -> None:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["gates"]["overall"]["roc_auc"] = {"min": 0.99}
-    project = make_project(tmp_path / "project", {"params.yaml": yaml.safe_dump(params)})
-    payload = {"ref": "refs/heads/feature", "after": head_sha(project),
+def _commit_current_outputs(project: Path) -> None:
+    """Run the pipeline in `project` and commit dvc.lock and metrics/, as a team's commit does.
+
+    The repository's DVC cache already holds the stages a gate change does not touch.
+    """
+    share_project_cache(project)
+    dvc(project, "repro")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", "outputs"], cwd=project, check=True)
+
+
+def test_a_model_that_fails_a_gate_fails_ci_on_main(tmp_path: Path) -> None:
+    text = (ROOT / "params.yaml").read_text()
+    tightened = text.replace("roc_auc: {min: 0.90}", "roc_auc: {min: 0.99}", 1)
+    assert tightened != text
+    project = make_project(tmp_path / "project", {"params.yaml": tightened})
+    _commit_current_outputs(project)
+    payload = {"ref": "refs/heads/main", "after": head_sha(project),
                "repository": {"default_branch": "main"}}  # fmt: skip
     run = run_act(project, tmp_path / "scratch", event="push", workflow="ci.yml",
-                  payload=payload, job="pipeline", env=SELECTION)  # fmt: skip
+                  payload=payload, job="pipeline")  # fmt: skip
     assert run.code != 0
-    # The gate tests catch it first; the gate step itself never runs, nor does the image build.
-    assert "❌  Failure - Main Data, slice, fairness, parity and serving tests" in run.output
-    assert "roc_auc 0.93 < 0.99" in run.output
-    assert not _step_ok(run, "Enforce the quality gates")
+    assert _step_ok(run, "Check the committed dvc.lock and metrics")
+    # The gate step fails the job before the suites run or an image is built.
+    assert "❌  Failure - Main Enforce the quality gates" in run.output
+    assert re.search(r"FAIL\s+block\s+roc_auc 0\.\d\d < 0\.99 \(95% CI", run.output)
+    assert not _step_ok(run, "Unit, pipeline, data, slice, fairness, parity and serving tests")
+    assert not run.called("docker", "build")
+    # The report is still written, and says why the change is blocked.
     report = run.artifacts / "report"
     assert (report / "pr-number.txt").read_text() == ""
     assert "❌ **Blocked**" in (report / "report.md").read_text()
-    assert not run.called("docker", "build")
 
 
 def _release_for_act() -> str:
@@ -224,16 +232,44 @@ def _release_for_act() -> str:
     return "".join(kept)
 
 
-def test_release_builds_tags_pushes_attests_and_publishes(tmp_path: Path) -> None:
+def _commit(project: Path, name: str, text: str) -> str:
+    """Append `text` to `name`, commit it, and return the new commit's SHA."""
+    path = project / name
+    path.write_text(path.read_text() + text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", f"edit {name}"], cwd=project, check=True)
+    return head_sha(project)
+
+
+def _release(
+    project: Path, scratch: Path, before: str, after: str, *, private: bool = False,
+    env: dict[str, str] | None = None,
+) -> ActRun:  # fmt: skip
+    repository = {"default_branch": "main", "full_name": "Conveyor-ML/Conveyor",
+                  "private": private}  # fmt: skip
+    payload = {"ref": "refs/heads/main", "before": before, "after": after,
+               "repository": repository}  # fmt: skip
+    return run_act(project, scratch, event="push", workflow="release.yml", payload=payload,
+                   env=env)  # fmt: skip
+
+
+def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
+    """A push that touches params.yaml releases: tags, push, attestations, GitHub release.
+
+    The repository is private on a plan without attestations (the attest stand-in fails as
+    GitHub does): the release goes on and says so. The test step is narrowed here; the CI run
+    above runs the same `make suites` unnarrowed (tests/workflows/test_static.py).
+    """
     edit = {".github/workflows/release.yml": _release_for_act()}
     project = make_project(tmp_path / "project", edit)
-    sha = head_sha(project)
-    repository = {"default_branch": "main", "full_name": "Conveyor-ML/Conveyor"}
-    payload = {"ref": "refs/heads/main", "after": sha, "repository": repository}
-    run = run_act(project, tmp_path / "scratch", event="push", workflow="release.yml",
-                  payload=payload, env=SELECTION)  # fmt: skip
+    before = head_sha(project)
+    sha = _commit(project, "params.yaml", "# reviewed in pull request #7\n")
+    run = _release(project, tmp_path / "scratch", before, sha, private=True,
+                   env={**SELECTION, "STANDIN_ATTEST_FAIL": "1"})  # fmt: skip
     assert run.code == 0, run.output[-5000:]
-    assert "Running stage 'prepare'" in run.output  # --force: nothing reused
+    assert "release=true" in run.output and "params.yaml" in run.output
+    assert "Running stage 'prepare'" in run.output  # a rebuild: nothing reused
+    assert _step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
     assert not run.called("cache"), "a publishing job restores no cache"
     image = "ghcr.io/conveyor-ml/conveyor"
     builds = run.called("build-push")
@@ -246,12 +282,34 @@ def test_release_builds_tags_pushes_attests_and_publishes(tmp_path: Path) -> Non
     attested = [c["args"] for c in run.called("attest")]
     assert attested[0][0] == image and attested[0][1].startswith("sha256:")
     assert attested[1][2] == "models/model.onnx"
+    assert "::notice title=No attestations::" in run.output
     assert run.called("trivy")[0]["args"][0] == f"{image}@{attested[0][1]}"
     (release,) = run.called("gh", "release", "create")
     for asset in ("models/model.onnx", "models/signature.json", "models/MODEL_CARD.md",
                   "metrics/metrics.json"):  # fmt: skip
         assert asset in release["args"]
     assert release["args"][2].startswith("model-") and release["args"][2].endswith(sha[:7])
+
+
+@pytest.mark.parametrize("push", ["docs-only", "first-commit"])
+def test_a_push_that_changes_nothing_released_publishes_nothing(tmp_path: Path, push: str) -> None:
+    """A README edit, or the commit GitHub makes when a repository is created from the
+    template, skips the release job: no pipeline, no image, no GitHub release."""
+    project = make_project(
+        tmp_path / "project", {".github/workflows/release.yml": _release_for_act()}
+    )
+    before = head_sha(project)
+    if push == "docs-only":
+        after = _commit(project, "README.md", "\nA typo fixed.\n")
+        why = "nothing a model or an image is built from changed"
+    else:
+        before, after = "0" * 40, before
+        why = "the first commit of a repository"
+    run = _release(project, tmp_path / "scratch", before, after)
+    assert run.code == 0, run.output[-4000:]
+    assert "release=false" in run.output and why in run.output
+    assert not _step_ok(run, "Run the pipeline from scratch")
+    assert not run.called("build-push") and not run.called("gh", "release", "create")
 
 
 def test_rollback_repoints_latest_without_building(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -111,3 +113,54 @@ def test_the_checkers_would_catch_a_dangerous_workflow(tmp_path: Path) -> None:
         str(broken),
     )  # fmt: skip
     assert schema.returncode != 0
+
+
+def _job_steps(workflow: str, job: str) -> list[dict[str, Any]]:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    steps: list[dict[str, Any]] = document["jobs"][job]["steps"]
+    return steps
+
+
+def _make_targets(steps: list[dict[str, Any]]) -> list[str]:
+    """The Makefile targets the steps' one-line `run:` commands call, in order."""
+    targets = []
+    for step in steps:
+        command = step.get("run", "")
+        for line in command.splitlines():
+            words = line.split()
+            if words[:1] == ["make"]:
+                targets += [w for w in words[1:] if "=" not in w]
+    return targets
+
+
+def _makefile_prerequisites(target: str) -> list[str]:
+    found = re.search(rf"^{target}:([^#\n]*)", (ROOT / "Makefile").read_text(), re.M)
+    assert found, f"no target {target} in the Makefile"
+    return found.group(1).split()
+
+
+def test_ci_runs_the_makefile_targets_in_the_order_make_test_proves() -> None:
+    """.ci/run runs `make test` on a clean clone: CI's jobs must call the same targets in the
+    same order, or a green .ci/run proves nothing about GitHub."""
+    pipeline = _make_targets(_job_steps("ci.yml", "pipeline"))
+    lint = _make_targets(_job_steps("ci.yml", "lint"))
+    proven = [*_makefile_prerequisites("test"), "suites"]
+    assert pipeline[:4] == ["run", "check-outputs", "gate", "suites"], pipeline
+    assert [t for t in proven if t in pipeline] == [t for t in pipeline if t in proven]
+    assert lint == [t for t in proven if t in lint] and set(lint) == {"lint", "check-static"}
+    # Every other step of the pipeline job is a Makefile target or one of the scripts.
+    for step in _job_steps("ci.yml", "pipeline"):
+        command = step.get("run")
+        if command and "\n" not in command.strip():
+            assert command.startswith(("make ", "scripts/")), command
+
+
+def test_the_release_tests_what_ci_tests() -> None:
+    """release.yml's test step is CI's `make suites`, which the act run of ci.yml runs whole."""
+    release = _make_targets(_job_steps("release.yml", "release"))
+    assert release[:4] == ["rebuild", "check-outputs", "gate", "suites"], release
+    makefile = (ROOT / "Makefile").read_text()
+    assert "SUITES := not workflows and not container" in makefile
+    from tests.workflows.test_act import SUITES
+
+    assert f"SUITES := {SUITES}" in makefile
