@@ -54,9 +54,12 @@ rebuild: setup ## run every stage again, reusing nothing (what a release does)
 	conveyor summary
 
 # CI's pipeline job runs these targets in this order (.github/workflows/ci.yml); `make test`
-# runs the same order, so .ci/run proves it on a clean clone.
+# runs the same order, so .ci/run proves it on a clean clone. Then the workflow tests, whose
+# first test runs ci.yml's pipeline job itself with act on a clean copy, `make suites`
+# included, unnarrowed: so every suite runs once, exactly as GitHub runs it. (`make suites`
+# runs them directly, which is quicker while you work.) Last, the container tests.
 test: run check-outputs gate lint check-static ## set up, run the pipeline, every check, then the whole test suite
-	pytest $(PYTEST_ARGS)
+	pytest -m "workflows or container" $(PYTEST_ARGS)
 
 check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what the pipeline produced
 	conveyor check-outputs

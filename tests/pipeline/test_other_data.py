@@ -156,7 +156,7 @@ def test_the_your_model_suites_pass_on_another_data_set(
 
     suites = _run(
         [str(bin_dir / "pytest"), *SUITES, "-m", "not container", "-p", "no:cacheprovider",
-         "-v", "--basetemp", str(tmp_path / "suites")],
+         "-v", "--color=no", "--basetemp", str(tmp_path / "suites")],
         repository,
         900,
     )  # fmt: skip
