@@ -19,7 +19,9 @@ RUN --mount=type=secret,id=pipca \
 FROM ${BASE_IMAGE}
 ARG GIT_SHA=unknown
 ARG VERSION=0.0.0
-ARG SOURCE_URL=https://github.com/conveyor-ml/conveyor
+# The repository URL (release.yml and scripts/container.sh pass it): no default here, so
+# `make init` never has to edit this file, which would make its commit a release.
+ARG SOURCE_URL=""
 ARG CREATED=1970-01-01T00:00:00Z
 LABEL org.opencontainers.image.title="conveyor-serve" \
       org.opencontainers.image.description="ONNX model server built by the Conveyor pipeline" \

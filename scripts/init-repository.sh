@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rewrite the template's placeholders for the repository "Use this template" created: the
 # code owners (.github/CODEOWNERS names the template's team, and a review by a team that does
-# not exist can never be given) and the image's source URL (Dockerfile, scripts/container.sh).
+# not exist can never be given) and the image's source URL (scripts/container.sh).
 #
 #   scripts/init-repository.sh [OWNER/REPO] [--code-owner @USER|@ORG/TEAM|EMAIL]
 #   make init [REPOSITORY=OWNER/REPO] [CODE_OWNER=@ORG/TEAM]

@@ -109,7 +109,7 @@ ruleset = {
         {
             "type": "required_status_checks",
             "parameters": {
-                "strict_required_status_checks_policy": False,
+                "strict_required_status_checks_policy": True,
                 "required_status_checks": [
                     {"context": check, "integration_id": app_id} for check in checks
                 ],

@@ -77,8 +77,12 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def check_outputs(root: Path) -> Outcome:
-    """Compare the working tree's dvc.lock and git-kept outputs with HEAD's."""
+def check_outputs(root: Path, *, strict: bool = False) -> Outcome:
+    """Compare the working tree's dvc.lock and git-kept outputs with HEAD's.
+
+    `strict` (in CI) makes uncommitted inputs an error instead of a reason to skip: a CI
+    checkout is a commit, so a check that compared nothing there would hide a broken step.
+    """
     git = _Git(root)
     stages = read_dvc_stages(root / DVC_FILE)
     produced = value_outputs(stages)
@@ -86,8 +90,9 @@ def check_outputs(root: Path) -> Outcome:
     if inputs:
         shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
         return Outcome(
-            0,
-            f"skipped: tracked inputs have uncommitted changes ({shown}), so the outputs "
+            1 if strict else 0,
+            f"{'error' if strict else 'skipped'}: tracked inputs have uncommitted changes "
+            f"({shown}), so the outputs "
             "come from inputs no commit holds and cannot be compared with HEAD. Commit them, "
             "run `make run`, then check again",
         )

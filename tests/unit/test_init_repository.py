@@ -95,8 +95,8 @@ def test_rewrites_every_placeholder_and_prints_each_line(adopted: Path) -> None:
     assert mentions(adopted) == [], "a placeholder was left"
     codeowners = (adopted / ".github" / "CODEOWNERS").read_text()
     assert "/.github/ @acme\n" in codeowners
-    dockerfile = (adopted / "Dockerfile").read_text()
-    assert "ARG SOURCE_URL=https://github.com/acme/churn-model\n" in dockerfile
+    # The Dockerfile is a release path: init must not touch it (scripts/release-decision.sh).
+    assert 'ARG SOURCE_URL=""' in (adopted / "Dockerfile").read_text()
     container = adopted / "scripts" / "container.sh"
     assert "https://github.com/acme/churn-model}" in container.read_text()
     assert container.stat().st_mode & 0o111, "the rewritten script is still executable"
@@ -123,7 +123,7 @@ def test_the_argument_and_the_code_owner_option_win(adopted: Path) -> None:
     result = init(adopted, "acme-labs/churn.v2", "--code-owner", "@acme-labs/ml_team")
     assert result.returncode == 0, result.stderr
     assert "/.github/ @acme-labs/ml_team\n" in (adopted / ".github" / "CODEOWNERS").read_text()
-    assert "github.com/acme-labs/churn.v2\n" in (adopted / "Dockerfile").read_text()
+    assert "github.com/acme-labs/churn.v2}" in (adopted / "scripts" / "container.sh").read_text()
     assert "If acme-labs is an organisation" not in result.stdout
 
 

@@ -111,14 +111,26 @@ def test_a_changed_lock_fails(repository: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_uncommitted_inputs_skip_the_check(
-    repository: Path, capsys: pytest.CaptureFixture[str]
+    repository: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CI", raising=False)  # on a developer's machine
     _write(repository, "metrics/metrics.json", json.dumps({**METRICS, "roc_auc": 0.99}))
     _write(repository, "params.yaml", "evaluate: {curve_points: 50}\n")
     _write(repository, "notes.txt", "untracked files are not inputs\n")
     code, output = _check(repository, capsys)
     assert code == 0
     assert output.startswith("skipped: tracked inputs have uncommitted changes (params.yaml)")
+
+
+def test_in_ci_uncommitted_inputs_are_an_error_not_a_skip(
+    repository: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI checks out a commit: a check that compared nothing there would hide a broken step."""
+    monkeypatch.setenv("CI", "true")
+    _write(repository, "params.yaml", "evaluate: {curve_points: 50}\n")
+    code, output = _check(repository, capsys)
+    assert code == 1
+    assert output.startswith("error: tracked inputs have uncommitted changes (params.yaml)")
 
 
 def test_outside_a_git_repository_it_is_an_error(

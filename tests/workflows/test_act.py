@@ -131,6 +131,7 @@ def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
         assert _step_ok(run, step), step
     # The container tests need an engine that act's docker stand-in is not.
     assert not _step_ok(run, "Container tests")
+    assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
     # A clean checkout has no outputs: the pipeline really ran, every stage of it.
     for stage in STAGES:
         assert f"Running stage '{stage}'" in run.output, stage
@@ -285,6 +286,7 @@ def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
     assert "release=true" in run.output and "params.yaml" in run.output
     assert "Running stage 'prepare'" in run.output  # a rebuild: nothing reused
     assert _step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
+    assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
     assert _pytest_outcomes(run.output).get("passed", 0) > 0, "the test step ran no test"
     assert not run.called("cache"), "a publishing job restores no cache"
     image = "ghcr.io/conveyor-ml/conveyor"
@@ -307,7 +309,7 @@ def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
     assert release["args"][2].startswith("model-") and release["args"][2].endswith(sha[:7])
 
 
-@pytest.mark.parametrize("push", ["docs-only", "first-commit"])
+@pytest.mark.parametrize("push", ["docs-only", "init", "first-commit"])
 def test_a_push_that_changes_nothing_released_publishes_nothing(tmp_path: Path, push: str) -> None:
     """A README edit, or the commit GitHub makes when a repository is created from the
     template, skips the release job: no pipeline, no image, no GitHub release."""
@@ -318,9 +320,15 @@ def test_a_push_that_changes_nothing_released_publishes_nothing(tmp_path: Path, 
     if push == "docs-only":
         after = _commit(project, "README.md", "\nA typo fixed.\n")
         why = "nothing a model or an image is built from changed"
+    elif push == "init":  # the README's first step after "Use this template"
+        subprocess.run(["bash", "scripts/init-repository.sh", "acme/churn-model"], cwd=project,
+                       check=True, capture_output=True)  # fmt: skip
+        after = _commit(project, "README.md", "")
+        why = "nothing a model or an image is built from changed"
     else:
         before, after = "0" * 40, before
         why = "the first commit of a repository"
+    assert before != after
     run = _release(project, tmp_path / "scratch", before, after)
     assert run.code == 0, run.output[-4000:]
     assert "release=false" in run.output and why in run.output
