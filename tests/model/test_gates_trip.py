@@ -295,20 +295,29 @@ def test_a_group_with_inverted_labels_fails_its_slice_gates(
         )
 
 
+def _judge_fairness(
+    trip: Trip,
+    kind: Iterable[str],
+    representative: tuple[str, dict[str, Any]],
+    probabilities: np.ndarray,
+) -> tuple[list[str], Assessment]:
+    """Judge `probabilities` with the team's fairness bounds of one kind on the trip column
+    (a representative bound where the team set none); the metrics judged and the verdicts."""
+    raw = trip.judging("fairness")
+    metrics = _bounds_to_trip(
+        raw, ("gates", "fairness", "bounds", trip.column), kind, representative
+    )
+    settings = parse_settings(raw)
+    labels = target_vector(trip.test, settings.data)
+    return metrics, assess(trip.test, labels, probabilities, settings)
+
+
 @pytest.mark.fairness
 def test_a_group_with_inverted_labels_fails_the_equalized_odds_gates(
     trip: Trip, inverted_group: np.ndarray
 ) -> None:
-    raw = trip.judging("fairness")
-    metrics = _bounds_to_trip(
-        raw,
-        ("gates", "fairness", "bounds", trip.column),
-        EQUALIZED_ODDS,
-        REPRESENTATIVE_EQUALIZED_ODDS,
-    )
-    settings = parse_settings(raw)
-    assessment = assess(
-        trip.test, target_vector(trip.test, settings.data), inverted_group, settings
+    metrics, assessment = _judge_fairness(
+        trip, EQUALIZED_ODDS, REPRESENTATIVE_EQUALIZED_ODDS, inverted_group
     )
     _assert_tripped(assessment, [f"fairness.{trip.column}.{metric}" for metric in metrics])
     for metric in metrics:
@@ -319,16 +328,8 @@ def test_a_group_with_inverted_labels_fails_the_equalized_odds_gates(
 @pytest.mark.fairness
 def test_a_model_that_decides_by_group_alone_fails_demographic_parity(trip: Trip) -> None:
     """Everyone in the group is accepted, nobody else: the largest possible disparity."""
-    raw = trip.judging("fairness")
-    metrics = _bounds_to_trip(
-        raw,
-        ("gates", "fairness", "bounds", trip.column),
-        DEMOGRAPHIC_PARITY,
-        REPRESENTATIVE_PARITY,
-    )
-    settings = parse_settings(raw)
     by_group = trip.in_group(trip.test).astype(np.float64)
-    assessment = assess(trip.test, target_vector(trip.test, settings.data), by_group, settings)
+    metrics, assessment = _judge_fairness(trip, DEMOGRAPHIC_PARITY, REPRESENTATIVE_PARITY, by_group)
     ids = [f"fairness.{trip.column}.{metric}" for metric in metrics]
     _assert_tripped(assessment, ids)
     expected = {"demographic_parity_difference": 1.0, "demographic_parity_ratio": 0.0}

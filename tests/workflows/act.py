@@ -22,6 +22,8 @@ from tests.conftest import BIN, ROOT, copy_repository
 
 STANDINS = ROOT / "tests" / "workflows" / "standins"
 REPOSITORY = "conveyor-ml/conveyor"
+# The Makefile's SUITES: what CI's test step (`make suites`) selects; test_static ties them.
+SUITES = "not workflows and not container"
 USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 ACTION_DIRS = {
     "actions/setup-python": "setup-python",

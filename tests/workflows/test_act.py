@@ -26,6 +26,7 @@ from tests.conftest import BIN, ROOT
 from tests.pipeline.dvc import dvc, share_project_cache
 from tests.workflows.act import (
     ACTION_DIRS,
+    SUITES,
     ActRun,
     hash_files,
     head_sha,
@@ -84,7 +85,6 @@ def test_every_third_party_action_has_a_stand_in() -> None:
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-SUITES = "not workflows and not container"  # the Makefile's SUITES, checked in test_static
 
 
 def _pytest_outcomes(output: str) -> dict[str, int]:

@@ -161,6 +161,6 @@ def test_the_release_tests_what_ci_tests() -> None:
     assert release[:4] == ["rebuild", "check-outputs", "gate", "suites"], release
     makefile = (ROOT / "Makefile").read_text()
     assert "SUITES := not workflows and not container" in makefile
-    from tests.workflows.test_act import SUITES
+    from tests.workflows.act import SUITES
 
     assert f"SUITES := {SUITES}" in makefile
