@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 IMAGE ?= localhost/conveyor-serve:local
 REQUIREMENTS ?= requirements/serve.txt
 
-.PHONY: help setup run rebuild test check-outputs gate suites test-image test-workflows report lint \
+.PHONY: help setup run rebuild test check-outputs gate suites unit test-image test-workflows report lint \
 	check-static format clean bench bench-serve serve image smoke requirements
 
 help: ## list the targets
@@ -70,6 +70,9 @@ gate: setup ## print every quality gate; fail if a blocking gate failed
 SUITES := not workflows and not container
 suites: setup ## the test suites CI's pipeline job runs (all but the workflow and container tests)
 	pytest -m "$(SUITES)" $(PYTEST_ARGS)
+
+unit: setup ## the unit tests alone (no pipeline run needed), with line coverage of src/conveyor
+	pytest tests/unit --cov=conveyor --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 test-image: run ## the container tests: build, start, call, inspect and stop the image
 	pytest -m container $(PYTEST_ARGS)
