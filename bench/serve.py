@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,11 @@ import onnxruntime as ort
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# `python bench/serve.py` puts bench/, not the root, on the path; the client helpers are the
+# tests' own, so the benchmark sends exactly the requests the tests prove the server takes.
+sys.path.insert(0, str(ROOT))
+from tests.serve.client import client_records, free_port  # noqa: E402
+
 SIGNATURE = ROOT / "models" / "signature.json"
 MODEL = ROOT / "models" / "model.onnx"
 WRK_SECONDS = 8
@@ -56,13 +59,6 @@ class Load:
     p50_ms: float
     p99_ms: float
     requests_per_second: float
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for_health(url: str, timeout: float = 60) -> float:
@@ -110,14 +106,7 @@ def records(count: int) -> list[dict[str, Any]]:
     frame = model_inputs(
         pd.read_parquet(ROOT / "data" / "prepared" / "test.parquet"), settings.data
     )
-    rows = frame.head(count).astype(object).to_dict(orient="records")
-    return [
-        {
-            str(k): (None if v == "" or (isinstance(v, float) and math.isnan(v)) else v)
-            for k, v in r.items()
-        }
-        for r in rows
-    ]
+    return client_records(frame.head(count))
 
 
 def wrk(url: str, body: bytes, connections: int, scratch: Path) -> Load:

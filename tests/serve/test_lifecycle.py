@@ -1,4 +1,9 @@
-"""Start-up checks, graceful shutdown, fuzzing, and the runtime-only environment."""
+"""What only a real process shows: the exit status of a refused start, graceful shutdown on
+SIGTERM, fuzzing over HTTP, and serving from exactly the image's files and environment.
+
+Why a start is refused (each settings and model-file problem) is a unit test in-process:
+tests/unit/test_serve_main.py, test_serve_settings.py and test_serve_signature.py.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +17,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from conveyor.paths import ProjectPaths
-from conveyor.serve.settings import ServeSettings, SettingsError
 from tests.conftest import BIN, ROOT, UV
-from tests.serve.conftest import (
-    Server,
-    example_record,
-    model_environment,
-    start_server,
-    stop_server,
-)
+from tests.serve.client import example_record
+from tests.serve.conftest import RunningServer, model_environment, start_server, stop_server
+from tests.serve.image_layout import exec_form, lay_out_image
+from tests.serve.tiny_model import write_model_files
 
 
-def _refusal(environment: dict[str, str]) -> str:
+def test_a_refused_start_exits_2_with_one_line(tmp_path: Path) -> None:
+    """The console script's exit status and stream, which only a process shows: a container
+    runtime restarts on it and the deployment log shows the one line."""
+    files = write_model_files(tmp_path / "model")
+    missing = tmp_path / "no.onnx"
     completed = subprocess.run(
         [str(BIN / "conveyor-serve")],
-        env={**os.environ, "CONVEYOR_PORT": "1", **environment},
+        env={
+            **os.environ,
+            "CONVEYOR_PORT": "1",
+            "CONVEYOR_SIGNATURE_PATH": str(files.signature),
+            "CONVEYOR_MODEL_PATH": str(missing),
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -37,49 +45,10 @@ def _refusal(environment: dict[str, str]) -> str:
     )
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
-    return completed.stderr
-
-
-def test_refuses_to_start_without_a_model(tmp_path: Path, pipeline_outputs: ProjectPaths) -> None:
-    message = _refusal(
-        {**model_environment(pipeline_outputs), "CONVEYOR_MODEL_PATH": str(tmp_path / "no.onnx")}
+    assert completed.stderr == (
+        f"conveyor-serve: refusing to start: model file {missing} does not exist (set "
+        "CONVEYOR_MODEL_PATH, or run `dvc repro` to produce models/model.onnx)\n"
     )
-    assert f"model file {tmp_path / 'no.onnx'} does not exist" in message
-
-
-def test_refuses_a_signature_from_another_model(
-    tmp_path: Path, pipeline_outputs: ProjectPaths
-) -> None:
-    document = json.loads(pipeline_outputs.signature.read_text())
-    document["inputs"] = document["inputs"][1:]
-    forged = tmp_path / "signature.json"
-    forged.write_text(json.dumps(document))
-    message = _refusal(
-        {**model_environment(pipeline_outputs), "CONVEYOR_SIGNATURE_PATH": str(forged)}
-    )
-    assert "model.onnx and signature.json describe different models" in message
-
-
-def test_refuses_a_broken_signature(tmp_path: Path, pipeline_outputs: ProjectPaths) -> None:
-    broken = tmp_path / "signature.json"
-    broken.write_text("{")
-    message = _refusal(
-        {**model_environment(pipeline_outputs), "CONVEYOR_SIGNATURE_PATH": str(broken)}
-    )
-    assert "is not readable JSON" in message
-
-
-@pytest.mark.parametrize(
-    ("variable", "value", "needle"),
-    [
-        ("CONVEYOR_PORT", "eighty", "CONVEYOR_PORT must be a whole number"),
-        ("CONVEYOR_MAX_BATCH", "0", "CONVEYOR_MAX_BATCH must be between 1"),
-        ("CONVEYOR_LOG_LEVEL", "loud", "CONVEYOR_LOG_LEVEL must be one of"),
-    ],
-)
-def test_bad_settings_are_named(variable: str, value: str, needle: str) -> None:
-    with pytest.raises(SettingsError, match=needle):
-        ServeSettings.from_environment({variable: value})
 
 
 def test_sigterm_stops_the_server_promptly(tmp_path: Path, pipeline_outputs: ProjectPaths) -> None:
@@ -98,7 +67,7 @@ def test_sigterm_stops_the_server_promptly(tmp_path: Path, pipeline_outputs: Pro
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
 
 
-def test_fuzzing_finds_no_server_error(server: Server, tmp_path: Path) -> None:
+def test_fuzzing_finds_no_server_error(server: RunningServer, tmp_path: Path) -> None:
     """schemathesis generates valid and invalid requests from our OpenAPI document."""
     completed = subprocess.run(
         [
@@ -153,6 +122,13 @@ def _pins(text: str) -> list[str]:
 def test_serving_needs_only_the_runtime_requirements(
     tmp_path: Path, pipeline_outputs: ProjectPaths, signature: dict[str, Any]
 ) -> None:
+    """The image's environment serves: the locked runtime requirements, pruned as the image
+    prunes them, and only the files the Dockerfile copies (honouring .dockerignore), started
+    as its ENTRYPOINT starts them. Installing the conveyor package instead would hide a
+    module `serve` imports but the image lacks."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    app = lay_out_image(ROOT, tmp_path / "image")
+    image_env = {"PYTHONPATH": str(app), "PYTHONDONTWRITEBYTECODE": "1"}
     uv = UV
     venv = tmp_path / "runtime"
     subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True)
@@ -160,7 +136,6 @@ def test_serving_needs_only_the_runtime_requirements(
     requirements = ROOT / "requirements" / "serve.txt"
     install = [uv, "pip", "install", "--python", str(python), "--quiet"]
     subprocess.run([*install, "--require-hashes", "-r", str(requirements)], check=True)
-    subprocess.run([*install, "--no-deps", str(ROOT)], check=True)
     # Pruned as in the image, so this proves the image's environment serves.
     subprocess.run(["bash", str(ROOT / "scripts" / "prune-runtime.sh"), str(venv)], check=True)
     assert not list(venv.glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
@@ -171,12 +146,40 @@ def test_serving_needs_only_the_runtime_requirements(
             [str(python), "-c", f"import {training_library}"], capture_output=True, check=False
         )
         assert found.returncode != 0, f"{training_library} is in the runtime environment"
+    located = subprocess.run(
+        [str(python), "-c", "import conveyor.serve.app, conveyor; print(conveyor.__file__)"],
+        env={**os.environ, **image_env},
+        cwd=app,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert located.returncode == 0, located.stderr
+    assert Path(located.stdout.strip()).is_relative_to(app), "conveyor came from elsewhere"
+    entrypoint = exec_form(dockerfile, "ENTRYPOINT")
+    assert entrypoint[0] == "python", entrypoint
     server = start_server(
-        venv / "bin" / "conveyor-serve", model_environment(pipeline_outputs), tmp_path / "log"
+        [python, *entrypoint[1:]],
+        {**model_environment(pipeline_outputs), **image_env},
+        tmp_path / "log",
+        cwd=app,
     )
     try:
         reply = server.post_json("/predict", [example_record(signature)] * 2)
         assert reply.status == 200
         assert len(reply.json()["predictions"]) == 2
+        healthcheck = exec_form(dockerfile, "HEALTHCHECK")
+        assert healthcheck[0] == "python", healthcheck
+        port = server.url.rsplit(":", 1)[1]
+        healthy = subprocess.run(
+            [str(python), *healthcheck[1:]],
+            env={**os.environ, **image_env, "CONVEYOR_PORT": port},
+            cwd=app,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert healthy.returncode == 0, healthy.stderr
     finally:
         stop_server(server)

@@ -18,6 +18,7 @@ from conveyor.serve.signature import SignatureError
 
 
 def main() -> int:
+    """2 with one line on stderr for a deployment that cannot work, else serve until stopped."""
     try:
         settings = ServeSettings.from_environment()
         app = create_app(settings)

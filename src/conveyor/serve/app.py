@@ -25,7 +25,7 @@ from conveyor.serve.openapi import build_openapi
 from conveyor.serve.settings import ServeSettings
 from conveyor.serve.signature import load_signature
 from conveyor.serve.telemetry import Telemetry
-from conveyor.serve.validation import RequestError, parse_json, to_batch
+from conveyor.serve.validation import RequestError, parse_strict_json, to_batch
 
 log = logging.getLogger("conveyor.serve")
 ROUTES = ("/predict", "/health", "/ready", "/metadata", "/metrics", "/openapi.json")
@@ -59,11 +59,13 @@ def model_id(onnx_sha256: str) -> str:
 
 
 def _error(status: int, message: str) -> JSONResponse:
+    """Every non-2xx has the same JSON shape, the OpenAPI `Error`, so clients parse one."""
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing anything over the limit before reading it all into memory."""
+async def _body_within_limit(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as its declared or streamed size passes the limit, so
+    a huge or endless upload never sits in memory whole."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"request body of {declared} bytes exceeds {limit} bytes")
@@ -78,14 +80,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def predict(request: Request) -> Response:
+    """Validate the whole batch, then one model call: onnxruntime never sees bad input."""
     state: _State = request.app.state.conveyor
     content_type = request.headers.get("content-type", "application/json")
     media_type = content_type.split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         return _error(415, f"content-type must be application/json, got {content_type!r}")
     try:
-        body = await _read_body(request, state.settings.max_body_bytes)
-        batch = to_batch(parse_json(body), state.model.signature, state.settings.max_batch)
+        body = await _body_within_limit(request, state.settings.max_body_bytes)
+        batch = to_batch(parse_strict_json(body), state.model.signature, state.settings.max_batch)
     except RequestError as refused:
         return _error(refused.status, refused.message)
     probabilities = state.model.probabilities(batch.columns)
@@ -103,10 +106,13 @@ async def predict(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Liveness only: answers while the process runs, so a slow start is not a restart."""
     return JSONResponse({"status": "ok"})
 
 
 async def ready(request: Request) -> Response:
+    """503 outside the lifespan, so a load balancer sends nothing before start-up or during
+    shutdown."""
     state: _State = request.app.state.conveyor
     if not state.ready:
         return _error(503, "model not ready")
@@ -147,11 +153,13 @@ async def openapi(request: Request) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405, in our JSON error shape instead of plain text."""
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, str(exc.detail))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    """Our bug: the details go to the log, never to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(500, "internal error; the server logged the details")
 

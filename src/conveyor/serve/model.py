@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from conveyor.contract import predict_labels
 from conveyor.serve.signature import Signature, SignatureError, check_against_graph
 
 
@@ -40,7 +41,8 @@ class OnnxModel:
         return np.asarray(table)[:, self.signature.positive_index].astype(np.float64)
 
     def labels(self, probabilities: np.ndarray) -> list[str]:
-        """Class names from the threshold (the rule the pipeline evaluated with)."""
+        """Class names by the contract's threshold rule, the one the pipeline evaluated with."""
         positive = self.signature.classes[self.signature.positive_index]
         negative = self.signature.classes[1 - self.signature.positive_index]
-        return [positive if p >= self.signature.threshold else negative for p in probabilities]
+        chosen = predict_labels(probabilities, self.signature.threshold)
+        return [positive if label else negative for label in chosen.tolist()]

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.serve.signature import NUMBER, Signature
+from conveyor.contract import FLOAT32_MAX, NUMBER
+from conveyor.serve.signature import Signature
 
 _MAX_LISTED_CATEGORIES = 50
 
 
 def _field_schema(kind: str, categories: frozenset[str]) -> dict[str, Any]:
+    """The schema of one input as validation enforces it. Categories are listed, never an
+    `enum`: unknown ones are accepted (and counted), so an enum would call valid requests
+    invalid."""
     if kind == NUMBER:
         return {
             "type": "number",
             "format": "float",
             "nullable": True,
-            "minimum": -3.4e38,
-            "maximum": 3.4e38,
+            "minimum": -FLOAT32_MAX,
+            "maximum": FLOAT32_MAX,
             "description": "A number; null means missing (imputed as in training).",
         }
     known = sorted(categories)

@@ -1,4 +1,9 @@
-"""Server configuration from environment variables, read once at start-up."""
+"""Server configuration from environment variables, read once at start-up.
+
+The one reader of CONVEYOR_* variables: the server and the image's healthcheck both use it,
+so a default (the port) or a rule cannot differ between them. Every refusal names the
+variable, because it is printed as the only line of a refused start.
+"""
 
 from __future__ import annotations
 
@@ -34,23 +39,32 @@ class ServeSettings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        """Settings from `environ` (the process environment by default); unset is default."""
         env = os.environ if environ is None else environ
         defaults = cls()
         return cls(
             model_path=Path(env.get(f"{PREFIX}MODEL_PATH", str(defaults.model_path))),
             signature_path=Path(env.get(f"{PREFIX}SIGNATURE_PATH", str(defaults.signature_path))),
             host=env.get(f"{PREFIX}HOST", defaults.host),
-            port=_integer(env, "PORT", defaults.port, 1, 65535),
-            workers=_integer(env, "WORKERS", defaults.workers, 1, 64),
-            max_batch=_integer(env, "MAX_BATCH", defaults.max_batch, 1, 1_000_000),
-            max_body_bytes=_integer(env, "MAX_BODY_BYTES", defaults.max_body_bytes, 64, 1 << 30),
-            log_level=_choice(env, "LOG_LEVEL", defaults.log_level),
-            threads_per_worker=_integer(env, "THREADS", defaults.threads_per_worker, 1, 64),
+            port=_whole_number_between(env, "PORT", defaults.port, 1, 65535),
+            workers=_whole_number_between(env, "WORKERS", defaults.workers, 1, 64),
+            max_batch=_whole_number_between(env, "MAX_BATCH", defaults.max_batch, 1, 1_000_000),
+            max_body_bytes=_whole_number_between(
+                env, "MAX_BODY_BYTES", defaults.max_body_bytes, 64, 1 << 30
+            ),
+            log_level=_log_level(env, "LOG_LEVEL", defaults.log_level),
+            threads_per_worker=_whole_number_between(
+                env, "THREADS", defaults.threads_per_worker, 1, 64
+            ),
             git_sha=_git_sha(env),
         )
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _whole_number_between(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int
+) -> int:
+    """An integer in [low, high]: the bounds keep a typo (a port of 80800, a batch of 0)
+    from starting a server that cannot work."""
     raw = env.get(PREFIX + name)
     if raw is None:
         return default
@@ -63,7 +77,9 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
-def _choice(env: Mapping[str, str], name: str, default: str) -> str:
+def _log_level(env: Mapping[str, str], name: str, default: str) -> str:
+    """One of uvicorn's level names, in any case: an unknown one would fail only later,
+    inside logging's configuration, with a message that does not name the variable."""
     levels = ("critical", "error", "warning", "info", "debug")
     value = env.get(PREFIX + name, default).lower()
     if value not in levels:
@@ -72,7 +88,10 @@ def _choice(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _git_sha(env: Mapping[str, str]) -> str | None:
-    """CONVEYOR_GIT_SHA, or None when unset, empty or the Dockerfile's `unknown` default."""
+    """CONVEYOR_GIT_SHA, or None when unset, empty or the Dockerfile's `unknown` default.
+
+    Refused when it cannot be a commit id: it is echoed as the model version in every
+    prediction, so it must stay short and printable."""
     value = env.get(f"{PREFIX}GIT_SHA", "").strip()
     if value.lower() in {"", "unknown"}:
         return None

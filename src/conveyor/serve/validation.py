@@ -1,7 +1,9 @@
 """Request bodies -> model input columns, or a 4xx that names the record and the field.
 
-Pure functions: no I/O, no web framework, so every rule is tested without a server. A batch
-is checked completely before anything runs, and the error names the first bad field.
+No I/O and no web framework here, so each rule is a unit test against a hand-written
+signature (tests/unit/test_serve_validation.py) and changing one needs no pipeline run. Every
+record of a batch is checked before the model sees any of it; the error names the first bad
+record and field, so a client fixes one thing at a time and no partial batch is ever served.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from conveyor.serve.signature import NUMBER, Signature
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+from conveyor.contract import FLOAT32_MAX, NUMBER, NUMERIC_DTYPE
+from conveyor.serve.signature import Signature
 
 
 class RequestError(ValueError):
@@ -33,18 +34,19 @@ class Batch:
     """Validated input: one column per model input, plus what was unusual about it."""
 
     columns: dict[str, np.ndarray]
-    size: int
     unknown_categories: Counter[str] = field(default_factory=Counter)
 
 
-def _reject_constant(name: str) -> float:
+def _refuse_non_json_constant(name: str) -> float:
+    """Python's parser takes NaN and Infinity; JSON has no such numbers and neither may a
+    request, or they would reach the model as values no training row ever had."""
     raise RequestError(422, f"{name} is not a number JSON allows; send null for a missing value")
 
 
-def parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN and Infinity, which Python's parser accepts, are refused."""
+def parse_strict_json(body: bytes) -> Any:
+    """The body as JSON: 400 when it is not JSON at all, 422 for NaN and Infinity."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_refuse_non_json_constant)
     except RequestError:
         raise
     except (ValueError, UnicodeDecodeError) as error:
@@ -53,44 +55,55 @@ def parse_json(body: bytes) -> Any:
 
 def to_batch(payload: Any, signature: Signature, max_batch: int) -> Batch:
     """One record (an object) or a list of records -> columns the ONNX graph accepts."""
-    records = [payload] if isinstance(payload, dict) else payload
-    if not isinstance(records, list):
-        raise RequestError(
-            422, f"body must be a JSON object (one record) or a list of them, got {_kind(payload)}"
-        )
-    if not records:
-        raise RequestError(422, "body is an empty list: send at least one record")
-    if len(records) > max_batch:
-        raise RequestError(413, f"batch of {len(records)} records exceeds the limit of {max_batch}")
+    records = _one_to_max_batch_records(payload, max_batch)
     expected = signature.names
     expected_set = frozenset(expected)
     values: dict[str, list[Any]] = {name: [] for name in expected}
     unknown: Counter[str] = Counter()
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            raise RequestError(422, f"record {index}: must be a JSON object, got {_kind(record)}")
+            raise RequestError(
+                422, f"record {index}: must be a JSON object, got {_describe(record)}"
+            )
         if record.keys() != expected_set:
-            _explain_keys(index, record, expected)
+            _refuse_missing_or_unknown_fields(index, record, expected)
         for spec in signature.fields:
             raw = record[spec.name]
             if spec.kind == NUMBER:
-                values[spec.name].append(_number(index, spec.name, raw))
+                values[spec.name].append(_float32_or_missing(index, spec.name, raw))
             else:
-                text = _string(index, spec.name, raw, spec.missing_value)
+                text = _stripped_text_or_missing(index, spec.name, raw, spec.missing_value)
                 if text != spec.missing_value and text not in spec.categories:
                     unknown[spec.name] += 1
                 values[spec.name].append(text)
     columns: dict[str, np.ndarray] = {}
     for spec in signature.fields:
-        column = values[spec.name]
-        if spec.kind == NUMBER:
-            columns[spec.name] = np.asarray(column, dtype=np.float32).reshape(-1, 1)
-        else:
-            columns[spec.name] = np.asarray(column, dtype=object).reshape(-1, 1)
-    return Batch(columns=columns, size=len(records), unknown_categories=unknown)
+        dtype = NUMERIC_DTYPE if spec.kind == NUMBER else object
+        columns[spec.name] = np.asarray(values[spec.name], dtype=dtype).reshape(-1, 1)
+    return Batch(columns=columns, unknown_categories=unknown)
 
 
-def _explain_keys(index: int, record: dict[str, Any], expected: tuple[str, ...]) -> None:
+def _one_to_max_batch_records(payload: Any, max_batch: int) -> list[Any]:
+    """An object is a batch of one; a list must hold 1 to `max_batch` records (413 above,
+    as the batch limit bounds the work one request may ask for)."""
+    records = [payload] if isinstance(payload, dict) else payload
+    if not isinstance(records, list):
+        raise RequestError(
+            422,
+            f"body must be a JSON object (one record) or a list of them, got {_describe(payload)}",
+        )
+    if not records:
+        raise RequestError(422, "body is an empty list: send at least one record")
+    if len(records) > max_batch:
+        raise RequestError(413, f"batch of {len(records)} records exceeds the limit of {max_batch}")
+    return records
+
+
+def _refuse_missing_or_unknown_fields(
+    index: int, record: dict[str, Any], expected: tuple[str, ...]
+) -> NoReturn:
+    """Every input, and nothing else: a misspelt field would otherwise be dropped silently
+    while the model imputes the one the client meant to send."""
     missing = [name for name in expected if name not in record]
     if missing:
         raise RequestError(422, f"record {index}: missing field(s) {', '.join(missing)}")
@@ -100,12 +113,18 @@ def _explain_keys(index: int, record: dict[str, Any], expected: tuple[str, ...])
     )
 
 
-def _number(index: int, name: str, raw: Any) -> float:
+def _float32_or_missing(index: int, name: str, raw: Any) -> float:
+    """A JSON number the graph's float32 input can hold, or null for missing.
+
+    Booleans are refused although Python counts them as integers: `true` for a number is a
+    client bug, not 1.0. Beyond FLOAT32_MAX the cast would make infinity, which the model
+    never saw in training.
+    """
     if raw is None:
         return math.nan  # the model's imputer fills it, as in training
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise RequestError(
-            422, f"record {index}: field {name} must be a number or null, got {_kind(raw)}"
+            422, f"record {index}: field {name} must be a number or null, got {_describe(raw)}"
         )
     try:
         value = float(raw)
@@ -118,17 +137,20 @@ def _number(index: int, name: str, raw: Any) -> float:
     return value
 
 
-def _string(index: int, name: str, raw: Any, missing: str) -> str:
+def _stripped_text_or_missing(index: int, name: str, raw: Any, missing: str) -> str:
+    """A JSON string without surrounding spaces, as training strips them (so " Private" is
+    the category "Private"), or the signature's missing value for null."""
     if raw is None:
         return missing
     if not isinstance(raw, str):
         raise RequestError(
-            422, f"record {index}: field {name} must be a string or null, got {_kind(raw)}"
+            422, f"record {index}: field {name} must be a string or null, got {_describe(raw)}"
         )
     return raw.strip()
 
 
-def _kind(value: Any) -> str:
+def _describe(value: Any) -> str:
+    """A JSON value as an error message names it."""
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     if value is None:
         return "null"
