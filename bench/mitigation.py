@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from conveyor.config import Settings, parse_settings
+from conveyor.config import Settings, parse_settings, read_params
 from conveyor.evaluate.assess import assess
 from conveyor.export import check_parity, onnx_feeds, onnx_probabilities, to_onnx
 from conveyor.features import model_inputs, target_vector
+from conveyor.paths import ProjectPaths
 from conveyor.train import build_pipeline, fit, reweighing_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+PATHS = ProjectPaths(Path(__file__).resolve().parents[1])
 SHOWN = (
     ("sex", "demographic_parity_difference"),
     ("sex", "equalized_odds_difference"),
@@ -33,8 +33,11 @@ SHOWN = (
 
 
 def settings_for(feature: str | None) -> Settings:
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["model"]["reweighting"] = {"enabled": feature is not None, "sensitive_feature": feature}
+    raw = dict(read_params(PATHS.root / "params.yaml"))
+    raw["model"] = {
+        **raw["model"],
+        "reweighting": {"enabled": feature is not None, "sensitive_feature": feature},
+    }
     return parse_settings(raw)
 
 
@@ -50,10 +53,12 @@ def row(feature: str | None, train: pd.DataFrame, test: pd.DataFrame) -> list[st
     onnx = onnx_probabilities(
         to_onnx(fitted, settings.data, settings.export), onnx_feeds(inputs, settings.data)
     )
-    parity = check_parity(probabilities, onnx, settings.model.threshold, 1e-4)
+    parity = check_parity(
+        probabilities, onnx, settings.model.threshold, settings.export.parity_tolerance
+    )
     cells = [feature or "none"]
-    overall = {g["metric"]: g for g in assessment.gates["gates"] if g["kind"] == "overall"}
-    cells.append(f"{overall['roc_auc']['value']:.3f}")
+    overall = {g.metric: g for g in assessment.verdict.gates if g.kind == "overall"}
+    cells.append(f"{overall['roc_auc'].value:.3f}")
     for grouping, metric in SHOWN:
         estimate = assessment.fairness[grouping]["disparities"][metric]
         cells.append(
@@ -67,8 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", type=Path)
     arguments = parser.parse_args(argv)
-    train = pd.read_parquet(ROOT / "data" / "prepared" / "train.parquet")
-    test = pd.read_parquet(ROOT / "data" / "prepared" / "test.parquet")
+    train = pd.read_parquet(PATHS.train_data)
+    test = pd.read_parquet(PATHS.test_data)
     header = ["reweighting by", "ROC AUC"] + [f"{g} {m.replace('_', ' ')}" for g, m in SHOWN]
     lines = [
         "| " + " | ".join([*header, "ONNX parity"]) + " |",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,9 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conveyor.stages import STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-STAGES = ("prepare", "train", "evaluate", "export")
+# `python bench/pipeline.py` puts bench/, not the root, on the path; the copy is the tests' own.
+sys.path.insert(0, str(ROOT))
+from tests.conftest import copy_repository  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -52,34 +55,11 @@ def measure(command: Sequence[str], cwd: Path) -> Sample:
     return Sample(seconds=elapsed, peak_mib=usage.ru_maxrss / 1024)
 
 
-def fresh_copy(destination: Path) -> Path:
-    """The project's tracked and unignored files in a new git repository, empty DVC cache."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listed:
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
-        subprocess.run(
-            ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
-            cwd=destination,
-            check=True,
-        )
-    return destination
-
-
 def run_once() -> dict[str, Sample]:
     """One round: cold repro, no-op repro, then each stage alone, in fresh copies."""
     samples: dict[str, Sample] = {}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch:
-        project = fresh_copy(Path(scratch) / "cold")
+        project = copy_repository(Path(scratch))
         samples["dvc repro (cold: empty cache)"] = measure([str(BIN / "dvc"), "repro"], project)
         samples["dvc repro (no-op)"] = measure([str(BIN / "dvc"), "repro"], project)
         for stage in STAGES:

@@ -6,11 +6,12 @@ and a params file), so they never touch the repository's data or outputs.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from conveyor.paths import ProjectPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -135,6 +138,27 @@ def churn_params(source: str = "data/churn.csv", **model: Any) -> dict[str, Any]
     }
 
 
+def section(params: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The mapping at `keys` inside `params`, created (or replacing an empty `key:`) as needed.
+
+    Tests edit parameters through this, whether a dictionary of their own or `params.yaml`'s.
+    """
+    node = params
+    for key in keys:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    return node
+
+
+def with_param(params: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A deep copy of `params` with one dotted key (`model.search.cv_folds`) set to `value`."""
+    result = copy.deepcopy(params)
+    *parents, last = dotted.split(".")
+    section(result, *parents)[last] = value
+    return result
+
+
 @dataclass
 class Project:
     """A throw-away project folder with its own params file and data."""
@@ -175,15 +199,9 @@ def churn_project(project: Project) -> Project:
     return project
 
 
-ProjectFactory = Callable[[], Project]
-ProjectPathsType = Any  # conveyor.paths.ProjectPaths, imported lazily
-
-
 @pytest.fixture(scope="session")
-def pipeline_outputs() -> ProjectPathsType:
+def pipeline_outputs() -> ProjectPaths:
     """The repository's own pipeline outputs, refusing to test missing or stale ones."""
-    from conveyor.paths import ProjectPaths
-
     paths = ProjectPaths(ROOT)
     needed = [paths.model, paths.onnx_model, paths.signature, paths.test_data, paths.metrics]
     missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]

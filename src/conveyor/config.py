@@ -13,15 +13,21 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from conveyor.errors import ConfigError
+from conveyor.evaluate.registry import known_disparity, known_metric
+from conveyor.verdict import Mode
 
 EstimatorName = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
 ColumnName = Annotated[str, Field(min_length=1)]
@@ -56,12 +62,17 @@ class CsvOptions(_Strict):
     comment: str | None = Field(default=None, min_length=1, max_length=1)
     na_values: list[str] = Field(default_factory=list)
 
+    @field_validator("columns")
+    @classmethod
+    def _columns_are_unique(cls, columns: list[str] | None) -> list[str] | None:
+        if columns and len(set(columns)) != len(columns):
+            raise ValueError(f"`columns` has duplicate names: {_duplicates(columns)}")
+        return columns
+
     @model_validator(mode="after")
     def _columns_when_headerless(self) -> CsvOptions:
         if not self.header and not self.columns:
             raise ValueError("`columns` must list the column names when `header` is false")
-        if self.columns and len(set(self.columns)) != len(self.columns):
-            raise ValueError(f"`columns` has duplicate names: {_duplicates(self.columns)}")
         return self
 
 
@@ -191,35 +202,78 @@ class SplitSettings(_Strict):
 
 
 class UniformSpace(_Strict):
+    """A continuous range, sampled evenly or on a log scale."""
+
     distribution: Literal["uniform", "loguniform"]
     low: float
     high: float
 
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformSpace:
-        if not self.low < self.high:
-            raise ValueError(f"`low` ({self.low}) must be below `high` ({self.high})")
-        if self.distribution == "loguniform" and self.low <= 0:
-            raise ValueError(f"`low` must be > 0 for a loguniform distribution, got {self.low}")
-        return self
+    @field_validator("low")
+    @classmethod
+    def _loguniform_low_is_positive(cls, low: float, info: ValidationInfo) -> float:
+        if info.data.get("distribution") == "loguniform" and low <= 0:
+            raise ValueError("must be > 0 for a loguniform distribution")
+        return low
+
+    @field_validator("high")
+    @classmethod
+    def _high_above_low(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and not low < high:
+            raise ValueError(f"must be above `low` ({low})")
+        return high
 
 
 class IntSpace(_Strict):
+    """Whole numbers from `low` to `high`, both included."""
+
     distribution: Literal["int"]
     low: int
     high: int
 
-    @model_validator(mode="after")
-    def _ordered(self) -> IntSpace:
-        if not self.low <= self.high:
-            raise ValueError(f"`low` ({self.low}) must not exceed `high` ({self.high})")
-        return self
+    @field_validator("high")
+    @classmethod
+    def _high_not_below_low(cls, high: int, info: ValidationInfo) -> int:
+        low = info.data.get("low")
+        if low is not None and high < low:
+            raise ValueError(f"must not be below `low` ({low})")
+        return high
 
 
-Choice = list[Any]
+# A search-space entry is a union tagged by `_space_entry_kind`. pydantic puts the tag of the
+# branch that failed into an error's location; these tags are ours, not pydantic's internal
+# labels, so `_format_location` can leave them out and show only the user's key path.
+UNIFORM_TAG = "<uniform or loguniform>"
+INT_TAG = "<int>"
+CHOICES_TAG = "<list of choices>"
+_UNION_TAGS = frozenset({UNIFORM_TAG, INT_TAG, CHOICES_TAG})
+_TAG_OF_DISTRIBUTION = {"uniform": UNIFORM_TAG, "loguniform": UNIFORM_TAG, "int": INT_TAG}
+
+
+def _space_entry_kind(entry: Any) -> str | None:
+    """The tag of a search-space entry, from its shape; None when it has no known shape."""
+    if isinstance(entry, UniformSpace):
+        return UNIFORM_TAG
+    if isinstance(entry, IntSpace):
+        return INT_TAG
+    if isinstance(entry, list | tuple):
+        return CHOICES_TAG
+    if isinstance(entry, Mapping):
+        return _TAG_OF_DISTRIBUTION.get(str(entry.get("distribution")))
+    return None
+
+
+Choices = Annotated[list[Any], Field(min_length=1)]
 SpaceEntry = Annotated[
-    UniformSpace | IntSpace | Annotated[Choice, Field(min_length=1)],
-    Field(union_mode="left_to_right"),
+    Annotated[UniformSpace, Tag(UNIFORM_TAG)]
+    | Annotated[IntSpace, Tag(INT_TAG)]
+    | Annotated[Choices, Tag(CHOICES_TAG)],
+    Discriminator(
+        _space_entry_kind,
+        custom_error_type="search_space_entry",
+        custom_error_message="expected a list of choices, or a mapping of `distribution` "
+        "(uniform, loguniform or int), `low` and `high`",
+    ),
 ]
 
 
@@ -284,17 +338,10 @@ class ExportSettings(_Strict):
     )
 
 
-GateMode = Literal["off", "report", "block"]
-GatedMetric = Literal[
-    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
-    "selection_rate", "false_positive_rate", "log_loss", "brier",
-]  # fmt: skip
-FairnessMetric = Literal[
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "equalized_odds_difference",
-    "equalized_odds_ratio",
-]
+GatedMetric = Annotated[str, AfterValidator(known_metric)]
+"""A metric of the registry (`conveyor.evaluate.registry.METRICS`)."""
+FairnessMetric = Annotated[str, AfterValidator(known_disparity)]
+"""A disparity of the registry (`conveyor.evaluate.registry.DISPARITIES`)."""
 
 
 class Bound(_Strict):
@@ -302,10 +349,10 @@ class Bound(_Strict):
 
     min: float | None = None
     max: float | None = None
-    mode: GateMode = "block"
+    mode: Mode = Mode.BLOCK
 
     @model_validator(mode="after")
-    def _one_side(self) -> Bound:
+    def _exactly_one_of_min_or_max(self) -> Bound:
         if (self.min is None) == (self.max is None):
             raise ValueError("give exactly one of `min` or `max`")
         return self
@@ -345,7 +392,7 @@ class SliceGates(_Strict):
 
     @field_validator("bins")
     @classmethod
-    def _increasing(cls, bins: dict[str, list[float]]) -> dict[str, list[float]]:
+    def _bin_edges_increase(cls, bins: dict[str, list[float]]) -> dict[str, list[float]]:
         for column, edges in bins.items():
             if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
                 raise ValueError(
@@ -360,11 +407,6 @@ class FairnessGates(_Strict):
     min_support: Support = Field(default_factory=lambda: Support(rows=100, positives=30))
     intersections: list[list[ColumnName]] = Field(default_factory=list)
     bounds: dict[str, dict[FairnessMetric, Bound]] = Field(default_factory=dict)
-
-    @property
-    def groupings(self) -> list[str]:
-        """Names of what is evaluated: each sensitive feature, then each intersection."""
-        return list(self.bounds)
 
 
 class DataGates(_Strict):
@@ -400,14 +442,19 @@ class Settings(_Strict):
     gates: GateSettings = Field(default_factory=GateSettings)
 
     @model_validator(mode="after")
-    def _gates_name_known_columns(self) -> Settings:
-        data, gates = self.data, self.gates
+    def _reweighting_names_a_sensitive_feature(self) -> Settings:
         reweighting = self.model.reweighting
-        if reweighting.enabled and reweighting.sensitive_feature not in data.sensitive_features:
+        sensitive = self.data.sensitive_features
+        if reweighting.enabled and reweighting.sensitive_feature not in sensitive:
             raise ValueError(
                 f"model.reweighting.sensitive_feature {reweighting.sensitive_feature!r} is not "
                 "in data.sensitive_features"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _gates_name_known_columns(self) -> Settings:
+        data, gates = self.data, self.gates
         numeric = set(data.numeric_features)
         for column in gates.slices.bins:
             if column not in data.slice_columns:
@@ -442,17 +489,17 @@ def _duplicates(items: list[str]) -> list[str]:
     return sorted({x for x in items if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
 
 
+_KEY_MARKER = "[key]"
+"""pydantic's location marker for an error in a mapping's key (the key precedes it), e.g. an
+unknown metric name under `gates.overall`: the key alone names the place."""
+
+
 def _format_location(location: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for part in location:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif part in {
-            "UniformSpace",
-            "IntSpace",
-            "list[any]",
-            "function-after[_ordered(), UniformSpace]",
-        }:
+        elif part in _UNION_TAGS or part == _KEY_MARKER:
             continue
         else:
             parts.append(("." if parts else "") + str(part))

@@ -1,7 +1,9 @@
 """Errors that reach the user as one clear paragraph instead of a traceback.
 
-Anything raised as a `ConveyorError` is the user's to fix (a parameter, a column, a file), so the
-CLI prints its message and exits non-zero; anything else is our bug and keeps its traceback.
+A `ConveyorError` is the user's to fix (a parameter, a column, a file): the CLI prints its
+message and exits with its `exit_code` (2). Any other exception is our bug: the CLI reports it
+as an internal error, asks for a bug report and exits 1. Either way the traceback is printed
+only with `--verbose`.
 """
 
 from __future__ import annotations

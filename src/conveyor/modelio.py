@@ -1,8 +1,12 @@
 """Save and load the fitted pipeline with skops, never pickle.
 
-Loading a pickle runs arbitrary code; skops only rebuilds the types it is told to trust. We
-trust exactly the scikit-learn/numpy types our own pipelines contain, so a tampered file that
-smuggles in anything else is refused.
+Loading a pickle runs arbitrary code; skops rebuilds only the types it is told to trust. skops
+trusts a fixed list of its own (scikit-learn's estimators and some of their internal types,
+numpy arrays and scalars, plain Python values and containers) and names every other type in a
+file as untrusted. Of those, we trust exactly `TRUSTED_TYPES`, the ones a pipeline built by
+`conveyor.train` contains with any of its estimators (a test builds each and checks); any other
+name, such as a function a `FunctionTransformer` would call at predict time, or a class from
+another package, is refused before anything is loaded.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from conveyor.errors import ModelError, StaleOutputError
 
 _SCHEMA = "schema.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",  # the dtype a SimpleImputer records at fit
+        "sklearn.tree._tree.Tree",  # the trees of a random forest
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # boosted trees
+    }
+)
+"""Types beyond skops' defaults that a Conveyor pipeline holds, and all that `load_model`
+accepts besides them."""
 
 
 def dump_model(pipeline: Pipeline) -> bytes:
@@ -88,7 +100,7 @@ def load_model(path: Path) -> Pipeline:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as error:  # skops raises zipfile/JSON errors for a damaged file
         raise ModelError(f"model file {path} is not a readable skops file: {error}") from None
-    refused = [name for name in untrusted if not name.startswith(_TRUSTED_PREFIXES)]
+    refused = sorted(set(untrusted) - TRUSTED_TYPES)
     if refused:
         raise ModelError(f"model file {path} contains types Conveyor does not trust: {refused}")
     model = sio.load(path, trusted=untrusted)

@@ -1,12 +1,16 @@
 """Where every stage reads and writes, relative to the project root.
 
-`dvc.yaml` declares the same paths; a test keeps the two in step.
+`dvc.yaml` declares the same paths, stage by stage; a test keeps the two in step
+(tests/model/test_pipeline_definition.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+PLOTS = ("roc", "precision_recall", "calibration", "confusion", "fairness")
+"""The DVC plot tables `conveyor evaluate` writes, by name (see `ProjectPaths.plot`)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,21 @@ class ProjectPaths:
 
     def plot(self, name: str) -> Path:
         return self.plots_dir / f"{name}.csv"
+
+    def stage_outputs(self) -> dict[str, tuple[Path, ...]]:
+        """Every file each pipeline stage writes, in the order the stages run."""
+        return {
+            "prepare": (self.train_data, self.test_data, self.manifest),
+            "train": (self.model, self.train_metrics),
+            "evaluate": (
+                self.metrics,
+                self.slices,
+                self.fairness,
+                self.gates,
+                *(self.plot(name) for name in PLOTS),
+            ),
+            "export": (self.onnx_model, self.signature, self.model_card, self.export_metrics),
+        }
 
     def resolve(self, path: Path) -> Path:
         """Paths in params are relative to the project root, never to the caller's cwd."""

@@ -8,12 +8,13 @@ models only, scaled; categories are imputed and one-hot encoded, ignoring unknow
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn import config_context
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (registers the class)
@@ -26,7 +27,6 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
 from conveyor.config import (
     DataSettings,
@@ -36,10 +36,8 @@ from conveyor.config import (
     SearchSettings,
     UniformSpace,
 )
+from conveyor.contract import CLASSIFIER_STEP, MISSING_CATEGORY, PREPROCESS_STEP
 from conveyor.errors import ConfigError
-from conveyor.features import MISSING_CATEGORY
-
-CLASSIFIER_STEP = "classifier"
 
 # Defaults that differ from scikit-learn's, chosen for a faithful and compact ONNX export.
 _ESTIMATOR_DEFAULTS: dict[EstimatorName, dict[str, Any]] = {
@@ -82,11 +80,52 @@ def make_estimator(model: ModelSettings) -> ClassifierMixin:
         estimator.set_params(random_state=model.seed)
     if model.estimator == "hist_gradient_boosting":
         estimator.set_params(categorical_features=None)
-    try:
-        estimator._validate_params()
-    except InvalidParameterError as error:
-        raise ConfigError(f"invalid parameters: model.hyperparameters: {error}") from None
+    _check_hyperparameters(estimator)
     return estimator
+
+
+class _ReachedDataError(Exception):
+    """`fit` got past its parameter checks and began to read its data."""
+
+
+class _UnreadableData:
+    """Stands in for X and y: the first use of it raises `_ReachedDataError`."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise _ReachedDataError
+
+    def __array__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _ReachedDataError
+
+    def __len__(self) -> NoReturn:
+        raise _ReachedDataError
+
+    def __iter__(self) -> NoReturn:
+        raise _ReachedDataError
+
+    def __getitem__(self, key: Any) -> NoReturn:
+        raise _ReachedDataError
+
+
+def _check_hyperparameters(estimator: BaseEstimator) -> None:
+    """Refuse impossible hyper-parameters before any stage reads data, naming the key.
+
+    scikit-learn checks an estimator's parameters when `fit` starts, before it reads the data:
+    each one's type and range (its `InvalidParameterError` is both a `ValueError` and a
+    `TypeError`), then, in some estimators, combinations such as a solver that cannot take a
+    penalty (a `ValueError`). Fitting a clone on stand-in data that stops `fit` at its first
+    read runs exactly those checks on the user's values, trains nothing and takes about a
+    millisecond. Checks that need the data (`monotonic_cst` against the number of features,
+    say) stay with the real fit: made-up data would refuse values right for the team's data.
+    """
+    unreadable = _UnreadableData()
+    try:
+        with config_context(skip_parameter_validation=False):
+            clone(estimator).fit(unreadable, unreadable)
+    except _ReachedDataError:
+        return
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"invalid parameters: model.hyperparameters: {error}") from None
 
 
 def build_pipeline(data: DataSettings, model: ModelSettings) -> Pipeline:
@@ -111,7 +150,7 @@ def build_pipeline(data: DataSettings, model: ModelSettings) -> Pipeline:
     if data.model_categorical_features:
         transformers.append(("categorical", categorical, data.model_categorical_features))
     preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
-    return Pipeline([("preprocess", preprocess), (CLASSIFIER_STEP, make_estimator(model))])
+    return Pipeline([(PREPROCESS_STEP, preprocess), (CLASSIFIER_STEP, make_estimator(model))])
 
 
 def search_space(space: SearchSettings) -> dict[str, Any]:

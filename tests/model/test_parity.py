@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conveyor.config import load_settings
-from conveyor.evaluate.metrics import predict_labels
+from conveyor.contract import predict_labels
 from conveyor.export import onnx_feeds, onnx_probabilities
 from conveyor.features import model_inputs
 from conveyor.modelio import load_model

@@ -6,13 +6,11 @@ from __future__ import annotations
 import gzip
 
 import pytest
-import yaml
 
+from conveyor.paths import ProjectPaths
 from tests.conftest import Project, churn_frame, churn_params
 
 pytestmark = pytest.mark.pipeline
-
-PREPARED = {"data/prepared/train.parquet", "data/prepared/test.parquet"}
 
 
 @pytest.fixture(autouse=True)
@@ -91,10 +89,11 @@ def test_verbose_shows_the_traceback(churn_project: Project) -> None:
 
 def test_a_failed_rerun_keeps_the_last_good_outputs(churn_project: Project) -> None:
     assert churn_project.run("prepare").code == 0
-    train = churn_project.root / "data" / "prepared" / "train.parquet"
+    paths = ProjectPaths(churn_project.root)
+    train = paths.train_data
     good = train.read_bytes()
     before = churn_project.files()
-    assert before >= PREPARED
+    assert before >= {str(p.relative_to(paths.root)) for p in paths.stage_outputs()["prepare"]}
     churn_project.write_csv(churn_frame().drop(columns=["plan"]))
     _assert_clean_failure(churn_project, before, "'plan'")
     assert train.read_bytes() == good
@@ -116,9 +115,7 @@ def test_later_stages_say_which_command_to_run(churn_project: Project) -> None:
 
 
 def test_params_are_checked_before_any_stage_reads_data(churn_project: Project) -> None:
-    params = yaml.safe_load(churn_project.params.read_text())
-    params["model"]["hyperparameters"] = {"C": -1}
-    churn_project.write_params(params)
+    churn_project.write_params(churn_params(hyperparameters={"C": -1}))
     result = churn_project.run("check")
     assert result.code == 2
     assert "model.hyperparameters" in result.stderr

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conveyor.paths import ProjectPaths
+from conveyor.stages import STAGES
 from tests.conftest import ROOT, Project, churn_params, copy_repository, run_conveyor
 from tests.pipeline.dvc import dvc, git, share_project_cache, stages_run
 
@@ -30,7 +32,7 @@ def test_a_second_repro_runs_nothing(clone: Path) -> None:
     output = dvc(clone, "repro")
     assert stages_run(output) == []
     assert "Data and pipelines are up to date" in dvc(clone, "status")
-    assert (clone / "models" / "model.onnx").is_file()
+    assert ProjectPaths(clone).onnx_model.is_file()
 
 
 def test_a_model_parameter_reruns_only_the_stages_that_use_it(clone: Path) -> None:
@@ -59,15 +61,8 @@ def test_a_forced_rerun_at_another_commit_reproduces_every_output_and_the_lock(
     and the same dvc.lock, or CI's committed-outputs check could never pass."""
     for variable in ("GITHUB_SHA", "CONVEYOR_GIT_SHA"):  # no output may read CI's commit
         monkeypatch.delenv(variable, raising=False)
-    outputs = [
-        "metrics/metrics.json",
-        "data/prepared/train.parquet",
-        "models/model.skops",
-        "models/model.onnx",
-        "models/signature.json",
-        "models/MODEL_CARD.md",
-    ]
-    before = {name: (clone / name).read_bytes() for name in outputs}
+    outputs = [path for files in ProjectPaths(clone).stage_outputs().values() for path in files]
+    before = {path: path.read_bytes() for path in outputs}
     lock = (clone / "dvc.lock").read_text()
     commit = git(clone, "rev-parse", "HEAD")
     readme = clone / "README.md"
@@ -75,8 +70,8 @@ def test_a_forced_rerun_at_another_commit_reproduces_every_output_and_the_lock(
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "a README edit, and the outputs of the first run")
     assert git(clone, "rev-parse", "HEAD") != commit
-    assert stages_run(dvc(clone, "repro", "--force")) == ["prepare", "train", "evaluate", "export"]
-    assert {name: (clone / name).read_bytes() for name in outputs} == before
+    assert stages_run(dvc(clone, "repro", "--force")) == list(STAGES)
+    assert {path: path.read_bytes() for path in outputs} == before
     assert (clone / "dvc.lock").read_text() == lock
     checked = run_conveyor("check-outputs", cwd=clone)  # what CI runs after `make run`
     assert checked.code == 0, checked.stderr
@@ -88,7 +83,7 @@ def test_check_outputs_fails_when_metrics_are_edited_by_hand(clone: Path) -> Non
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "the pipeline's outputs", "--allow-empty")
     assert run_conveyor("check-outputs", cwd=clone).code == 0
-    metrics = clone / "metrics" / "metrics.json"
+    metrics = ProjectPaths(clone).metrics
     original = metrics.read_text()
     edited = json.loads(original)
     edited["roc_auc"] = round(edited["roc_auc"] + 0.01, 6)

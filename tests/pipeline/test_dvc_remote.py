@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import BIN, ROOT, ProjectPathsType, copy_repository
+from conveyor.paths import ProjectPaths
+from tests.conftest import BIN, ROOT, copy_repository
 from tests.pipeline.dvc import dvc, share_project_cache, stages_run
 
 pytestmark = pytest.mark.pipeline
@@ -57,7 +58,7 @@ def _remote(project: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
 
 
 def test_what_a_release_pushes_a_fresh_clone_pulls(
-    endpoint: str, tmp_path: Path, pipeline_outputs: ProjectPathsType
+    endpoint: str, tmp_path: Path, pipeline_outputs: ProjectPaths
 ) -> None:
     remote = {
         "DVC_REMOTE_URL": f"s3://{BUCKET}/conveyor",
@@ -73,8 +74,7 @@ def test_what_a_release_pushes_a_fresh_clone_pulls(
     fresh = copy_repository(tmp_path / "fresh")  # its own, empty cache
     pulled = _remote(fresh, "pull", env=remote)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
-    model = Path("models") / "model.onnx"
-    assert (fresh / model).read_bytes() == (ROOT / model).read_bytes()
+    assert ProjectPaths(fresh).onnx_model.read_bytes() == pipeline_outputs.onnx_model.read_bytes()
     after_pull = dvc(fresh, "repro")
     assert stages_run(after_pull) == [], "after a pull, dvc repro must have nothing to recompute"
     # The remote is configured for this checkout only, never committed.

@@ -10,11 +10,11 @@ import pytest
 
 from conveyor import cli
 from conveyor.config import EstimatorName
+from conveyor.paths import ProjectPaths
+from conveyor.stages import STAGES
 from tests.conftest import Project, churn_frame, churn_params
 
 pytestmark = pytest.mark.pipeline
-
-STAGES = ("prepare", "train", "evaluate", "export")
 
 
 @pytest.fixture(autouse=True)
@@ -27,23 +27,23 @@ def test_the_whole_pipeline_runs_on_a_different_data_set(churn_project: Project)
     for stage in STAGES:
         result = churn_project.run(stage)
         assert result.code == 0, f"{stage}: {result.stderr}"
-    root = churn_project.root
-    train = pd.read_parquet(root / "data" / "prepared" / "train.parquet")
+    paths = ProjectPaths(churn_project.root)
+    train = pd.read_parquet(paths.train_data)
     assert "internal_note" not in train.columns
     assert not train["customer_email"].str.contains("@").any()
     assert "gender" in train.columns
-    metrics = json.loads((root / "metrics" / "metrics.json").read_text())
+    metrics = json.loads(paths.metrics.read_text())
     assert metrics["roc_auc"] > 0.75
-    signature = json.loads((root / "models" / "signature.json").read_text())
+    signature = json.loads(paths.signature.read_text())
     names = [field["name"] for field in signature["inputs"]]
     assert names == ["tenure_months", "monthly_spend", "plan", "region"]
     assert signature["output"]["classes"] == ["no", "yes"]
     assert signature["parity"]["passed"]
-    graph = onnx.load(root / "models" / "model.onnx").graph
+    graph = onnx.load(paths.onnx_model).graph
     assert [i.name for i in graph.input] == names
-    manifest = json.loads((root / "data" / "prepared" / "manifest.json").read_text())
+    manifest = json.loads(paths.manifest.read_text())
     assert manifest["pseudonymisation"] == "hmac-sha256"
-    assert (root / "models" / "MODEL_CARD.md").read_text().count("churned") >= 1
+    assert paths.model_card.read_text().count("churned") >= 1
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_every_estimator_exports_with_parity(project: Project, estimator: Estima
     project.write_params(churn_params(estimator=estimator, hyperparameters=hyperparameters))
     for stage in STAGES:
         assert cli.main([stage, "--params", str(project.params)]) == 0, stage
-    export = json.loads((project.root / "metrics" / "export.json").read_text())
+    export = json.loads(ProjectPaths(project.root).export_metrics.read_text())
     assert export["parity"]["passed"]
     assert export["parity"]["max_abs_difference"] < 1e-4
 
@@ -76,7 +76,7 @@ def test_hyperparameter_search(project: Project, strategy: str) -> None:
     project.write_params(churn_params(search=search))
     assert cli.main(["prepare", "--params", str(project.params)]) == 0
     assert cli.main(["train", "--params", str(project.params)]) == 0
-    summary = json.loads((project.root / "metrics" / "train.json").read_text())
+    summary = json.loads(ProjectPaths(project.root).train_metrics.read_text())
     assert summary["search"]["strategy"] == strategy
     assert 0.01 <= summary["search"]["best_params"]["C"] <= 10
     assert summary["search"]["candidates"] >= 4

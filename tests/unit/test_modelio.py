@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import operator
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
+import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from conveyor.config import EstimatorName, parse_settings
 from conveyor.errors import ModelError, StaleOutputError
-from conveyor.modelio import dump_model, load_model
+from conveyor.features import model_inputs, target_vector
+from conveyor.modelio import TRUSTED_TYPES, dump_model, load_model
+from conveyor.train import build_pipeline
+from tests.conftest import churn_frame, churn_params
 
 
 def _fitted(first_step: object) -> Pipeline:
@@ -27,11 +33,35 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.predict(np.array([[3.0]])).tolist() == [1]
 
 
-def test_untrusted_code_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("function", [operator.neg, abs], ids=["operator", "builtins"])
+def test_untrusted_code_is_refused(tmp_path: Path, function: object) -> None:
+    """A function a tampered file would have the model call, from any module."""
     path = tmp_path / "model.skops"
-    path.write_bytes(dump_model(_fitted(FunctionTransformer(func=operator.neg))))
-    with pytest.raises(ModelError, match=r"types Conveyor does not trust: \[.*operator.neg"):
+    path.write_bytes(dump_model(_fitted(FunctionTransformer(func=function))))
+    name = f"{function.__module__}.{function.__name__}"  # type: ignore[attr-defined]
+    with pytest.raises(ModelError, match=rf"types Conveyor does not trust: \['{name}'\]"):
         load_model(path)
+
+
+@pytest.mark.parametrize("estimator", get_args(EstimatorName))
+def test_the_pipelines_conveyor_builds_hold_only_trusted_types(
+    tmp_path: Path, estimator: str
+) -> None:
+    """Every type a fitted pipeline of each offered estimator holds beyond skops' defaults is
+    in TRUSTED_TYPES, and the model loads: a new library version that adds one fails here."""
+    small = {"random_forest": {"n_estimators": 3}, "hist_gradient_boosting": {"max_iter": 3}}
+    settings = parse_settings(
+        churn_params(estimator=estimator, hyperparameters=small.get(estimator, {}))
+    )
+    frame = churn_frame(200)
+    pipeline = build_pipeline(settings.data, settings.model).fit(
+        model_inputs(frame, settings.data), target_vector(frame, settings.data)
+    )
+    content = dump_model(pipeline)
+    assert set(sio.get_untrusted_types(data=content)) <= TRUSTED_TYPES
+    path = tmp_path / "model.skops"
+    path.write_bytes(content)
+    assert isinstance(load_model(path), Pipeline)
 
 
 def test_damaged_and_missing_files_are_explained(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from conveyor import cli
+from conveyor.paths import ProjectPaths
+from conveyor.stages import STAGES
 from conveyor.train import reweighing_weights
 from tests.conftest import Project, churn_frame, churn_params
 
@@ -34,9 +36,10 @@ def test_training_with_reweighting_still_exports_with_parity(
     params = churn_params()
     params["model"]["reweighting"] = {"enabled": True, "sensitive_feature": "gender"}
     project.write_params(params)
-    for stage in ("prepare", "train", "evaluate", "export"):
+    for stage in STAGES:
         assert cli.main([stage, "--params", str(project.params)]) == 0, stage
-    summary = json.loads((project.root / "metrics" / "train.json").read_text())
+    paths = ProjectPaths(project.root)
+    summary = json.loads(paths.train_metrics.read_text())
     assert summary["reweighting"] == "gender"
-    export = json.loads((project.root / "metrics" / "export.json").read_text())
+    export = json.loads(paths.export_metrics.read_text())
     assert export["parity"]["passed"]

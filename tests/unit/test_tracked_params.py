@@ -12,6 +12,7 @@ import yaml
 from conveyor import cli
 from conveyor.config import parse_settings
 from conveyor.errors import ConfigError
+from conveyor.stages import STAGES as PIPELINE_STAGES
 from conveyor.tracked_params import check_tracked_params, fix_for, missing_keys, tracked_keys
 from tests.conftest import ROOT, Project, churn_params
 
@@ -111,7 +112,7 @@ def test_check_refuses_what_dvc_would_refuse(
         assert f"  {line}" in error
 
 
-@pytest.mark.parametrize("stage", ["prepare", "train", "evaluate", "export", "gate", "report"])
+@pytest.mark.parametrize("stage", [*PIPELINE_STAGES, "gate", "report"])
 def test_every_command_that_loads_params_refuses_it(
     project: Project, stage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,6 +13,7 @@ workflow tests themselves (no recursion) and the container tests (no engine unde
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from conveyor.paths import ProjectPaths
 from conveyor.stages import STAGES
 from tests.conftest import BIN, ROOT
 from tests.pipeline.dvc import dvc, share_project_cache
@@ -227,7 +229,11 @@ def test_a_model_that_fails_a_gate_fails_ci_on_main(tmp_path: Path) -> None:
     assert _step_ok(run, "Check the committed dvc.lock and metrics")
     # The gate step fails the job before the suites run or an image is built.
     assert "❌  Failure - Main Enforce the quality gates" in run.output
-    assert re.search(r"FAIL\s+block\s+roc_auc 0\.\d\d < 0\.99 \(95% CI", run.output)
+    # The line the gate step prints is the committed gates.json's, not today's AUC.
+    gates = json.loads(ProjectPaths(project).gates.read_text(encoding="utf-8"))["gates"]
+    (roc_auc,) = [gate for gate in gates if gate["id"] == "overall.roc_auc"]
+    assert roc_auc["status"] == "fail", roc_auc["message"]
+    assert re.search(rf"FAIL\s+block\s+{re.escape(roc_auc['message'])}", run.output)
     assert not _step_ok(run, "Unit, pipeline, data, slice, fairness, parity and serving tests")
     assert not run.called("docker", "build")
     # The report is still written, and says why the change is blocked.

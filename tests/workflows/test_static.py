@@ -1,4 +1,5 @@
-"""Static checks of the workflows, each also shown to catch the mistake it exists for."""
+"""Static checks of the workflows; each security check is also shown to catch the mistakes it
+exists for (`test_the_checkers_would_catch_a_dangerous_workflow`)."""
 
 from __future__ import annotations
 
@@ -53,23 +54,42 @@ def test_files_match_their_schema(schema: str, files: list[Path]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
-def test_house_rules(workflow: Path) -> None:
-    """What zizmor does not insist on but DESIGN.md does."""
-    document = yaml.safe_load(workflow.read_text())
-    assert document["permissions"] == {}, "permissions: {} at the top"
-    for name, job in document["jobs"].items():
-        assert "timeout-minutes" in job, f"job {name} has no timeout-minutes"
-        assert "permissions" in job, f"job {name} has no permissions of its own"
+def _house_rule_breaches(document: dict[Any, Any]) -> list[str]:
+    """How a workflow breaks DESIGN.md's workflow rules, one line per breach.
+
+    zizmor, as run above, enforces some of these rules itself: actions pinned to a commit,
+    `persist-credentials: false`, no `pull_request_target`, and no `github.event` value an
+    attacker controls inside `run:`. It does not ask for `permissions: {}` at the top, for
+    permissions and a timeout on every job, nor keep every `github.event` value out of `run:`.
+    This checks all of the rules, so none depends on what a zizmor version audits.
+    """
+    breaches = []
+    if document.get("permissions") != {}:
+        breaches.append("no `permissions: {}` at the top")
+    for name, job in document.get("jobs", {}).items():
+        if "timeout-minutes" not in job:
+            breaches.append(f"job {name} has no timeout-minutes")
+        if "permissions" not in job:
+            breaches.append(f"job {name} has no permissions of its own")
         for step in job.get("steps", []):
             uses = step.get("uses", "")
-            if uses and not uses.startswith("./"):
-                assert "@" in uses and len(uses.split("@")[1]) == 40, f"{uses} is not SHA-pinned"
-            if uses.startswith("actions/checkout"):
-                assert step["with"]["persist-credentials"] is False
-            assert "github.event." not in step.get("run", ""), f"{name}: event data in run:"
-    triggers = document[True] if True in document else document["on"]  # YAML 1.1 "on"
-    assert "pull_request_target" not in triggers
+            third_party = uses and not uses.startswith("./")
+            if third_party and len(uses.partition("@")[2]) != 40:
+                breaches.append(f"job {name}: {uses} is not pinned to a commit")
+            credentials = step.get("with", {}).get("persist-credentials")
+            if uses.startswith("actions/checkout") and credentials is not False:
+                breaches.append(f"job {name}: checkout without persist-credentials: false")
+            if "github.event." in step.get("run", ""):
+                breaches.append(f"job {name}: event data in run:")
+    triggers = document[True] if True in document else document.get("on")  # YAML 1.1 "on"
+    if "pull_request_target" in (triggers or []):
+        breaches.append("triggered by pull_request_target")
+    return breaches
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_house_rules(workflow: Path) -> None:
+    assert _house_rule_breaches(yaml.safe_load(workflow.read_text())) == []
 
 
 BAD_WORKFLOW = """\
@@ -92,6 +112,15 @@ def _bad_repository(tmp_path: Path) -> Path:
 
 
 def test_the_checkers_would_catch_a_dangerous_workflow(tmp_path: Path) -> None:
+    assert _house_rule_breaches(yaml.safe_load(BAD_WORKFLOW)) == [
+        "no `permissions: {}` at the top",
+        "job build has no timeout-minutes",
+        "job build has no permissions of its own",
+        "job build: actions/checkout@v4 is not pinned to a commit",
+        "job build: checkout without persist-credentials: false",
+        "job build: event data in run:",
+        "triggered by pull_request_target",
+    ]
     repository = _bad_repository(tmp_path)
     actionlint = _run(str(BIN / "actionlint"), ".github/workflows/bad.yml", cwd=repository)
     assert actionlint.returncode != 0
