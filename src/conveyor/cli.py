@@ -22,6 +22,7 @@ from conveyor.errors import ConveyorError, StaleOutputError
 if TYPE_CHECKING:
     from conveyor.config import Settings
     from conveyor.paths import ProjectPaths
+    from conveyor.verdict import Verdict
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,21 +64,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def _gate(paths: ProjectPaths) -> int:
     """`conveyor gate`: the verdict of the last evaluate, as CI consumes it."""
-    from conveyor.evaluate.gates import format_table
-    from conveyor.stages.inputs import read_json
+    from conveyor.verdict import format_table
 
-    summary = read_json(paths.gates)
-    print(format_table(summary))
-    return 1 if summary["verdict"] == "fail" else 0
+    verdict = _read_verdict(paths.gates)
+    print(format_table(verdict))
+    return 1 if verdict.blocked else 0
 
 
 def _summary(paths: ProjectPaths) -> int:
     """`conveyor summary`: what `make run` ends with; informs, never fails a build."""
     from conveyor.summary import render_summary
 
-    documents = [_read_output(path) for path in (paths.metrics, paths.gates)]
+    metrics, verdict = _read_output(paths.metrics), _read_verdict(paths.gates)
     names = [str(path.relative_to(paths.root)) for path in (paths.metrics, paths.gates)]
-    print(render_summary(*documents, *names))
+    print(render_summary(metrics, verdict, *names))
     return 0
 
 
@@ -92,6 +92,19 @@ def _read_output(path: Path) -> Any:
     except json.JSONDecodeError as error:
         raise StaleOutputError(
             f"{path} is not valid JSON ({error}): run `make run` again"
+        ) from None
+
+
+def _read_verdict(path: Path) -> Verdict:
+    """`metrics/gates.json` read into the shared type. A file this version cannot read is the
+    user's to regenerate (exit 2), never mistaken for a blocked build (exit 1) or our bug."""
+    from conveyor.verdict import Verdict
+
+    try:
+        return Verdict.from_dict(_read_output(path))
+    except (ValueError, TypeError, KeyError) as error:
+        raise StaleOutputError(
+            f"{path} is not a gates file this version reads ({error}): run `make run` again"
         ) from None
 
 
@@ -136,7 +149,9 @@ def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
 
 def _run(arguments: argparse.Namespace) -> int:
     command, params = arguments.command, arguments.params
-    # Imported here so `conveyor --help` stays fast and each stage loads only its own code.
+    # Imported here so `conveyor --help` stays fast and each command loads only what it uses:
+    # `summary`, `check-outputs`, `gate` and `report` read outputs and never import
+    # scikit-learn (tests/unit/test_cli_imports.py holds them to it); the stages do.
     from conveyor.paths import ProjectPaths
 
     paths = ProjectPaths(root=params.resolve().parent)
@@ -144,13 +159,13 @@ def _run(arguments: argparse.Namespace) -> int:
         return _summary(paths)
     if command == "check-outputs":
         return _check_outputs(paths)
-    from conveyor.train import check_model_settings
-
     settings = _load_settings(params)
     if command == "gate":
         return _gate(paths)
     if command == "report":
         return _report(arguments, paths)
+    from conveyor.train import check_model_settings
+
     check_model_settings(settings.data, settings.model)
     if command == "check":
         print(f"{params}: valid")

@@ -21,8 +21,9 @@ import pandera.pandas as pa
 from sklearn.model_selection import train_test_split
 
 from conveyor.config import DataSettings, Source, SplitSettings
+from conveyor.contract import MISSING_CATEGORY, NUMERIC_DTYPE
 from conveyor.errors import DataError
-from conveyor.features import MISSING_CATEGORY, NUMERIC_DTYPE, categorical_strings
+from conveyor.features import categorical_strings
 
 MISSING_GROUP = "(missing)"
 _MAX_EXAMPLES = 3

@@ -20,14 +20,21 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
 
 from conveyor.config import DataSettings, ExportSettings, ModelSettings
+from conveyor.contract import (
+    CLASSIFIER_STEP,
+    LABEL_OUTPUT,
+    MISSING_CATEGORY,
+    NUMBER,
+    NUMERIC_DTYPE,
+    ONNX_TYPES,
+    PROBABILITY_OUTPUT,
+    STRING,
+    predict_labels,
+)
 from conveyor.errors import ModelError
-from conveyor.evaluate.metrics import predict_labels
-from conveyor.features import MISSING_CATEGORY, NUMERIC_DTYPE
-from conveyor.train import CLASSIFIER_STEP
+from conveyor.evaluate.registry import HEADLINE, QUALITY
 
 SIGNATURE_VERSION = 1
-PROBABILITY_OUTPUT = "probabilities"
-LABEL_OUTPUT = "label"
 ML_OPSET = 3
 
 
@@ -184,7 +191,7 @@ def build_signature(
     """Everything the serving runtime needs to validate requests and explain itself."""
     reference = reference_statistics(train_frame, data, export.reference_bins)
     inputs: list[dict[str, Any]] = [
-        {"name": name, "type": "number", "onnx_type": "tensor(float)", "nullable": True}
+        {"name": name, "type": NUMBER, "onnx_type": ONNX_TYPES[NUMBER], "nullable": True}
         for name in data.model_numeric_features
     ]
     for name in data.model_categorical_features:
@@ -192,8 +199,8 @@ def build_signature(
         inputs.append(
             {
                 "name": name,
-                "type": "string",
-                "onnx_type": "tensor(string)",
+                "type": STRING,
+                "onnx_type": ONNX_TYPES[STRING],
                 "nullable": True,
                 "missing_value": MISSING_CATEGORY,
                 "categories": categories,
@@ -215,11 +222,7 @@ def build_signature(
             "onnx_sha256": hashlib.sha256(model_bytes).hexdigest(),
             **provenance,
         },
-        "metrics": {
-            key: metrics[key]
-            for key in ("roc_auc", "accuracy", "f1", "precision", "recall", "rows")
-            if key in metrics
-        },
+        "metrics": {key: metrics[key] for key in (*HEADLINE, "rows") if key in metrics},
         "parity": parity.as_dict(),
         "reference": reference,
     }
@@ -234,10 +237,6 @@ def model_card(
     manifest: dict[str, Any],
 ) -> str:
     """A short, factual model card: what the model is, what it was trained on, how it scores."""
-    shown = (
-        "roc_auc", "average_precision", "accuracy", "balanced_accuracy",
-        "precision", "recall", "f1", "log_loss", "brier",
-    )  # fmt: skip
     parity = signature["parity"]
     provenance = signature["model"]
     sensitive = ", ".join(f"`{c}`" for c in data.sensitive_features) or "none configured"
@@ -273,7 +272,11 @@ def model_card(
         "## Evaluation on the held-out test set",
         "| metric | value |",
         "|---|---|",
-        *(f"| {name} | {metrics[name]:.4f} |" for name in shown if name in metrics),
+        *(
+            f"| {name} | {metrics[name]:.4f} |"
+            for name in QUALITY
+            if isinstance(metrics.get(name), float | int)
+        ),
         "",
         "## Export",
         f"- ONNX parity with scikit-learn over {parity['rows']:,} test rows: max |Δp| = "

@@ -11,10 +11,8 @@ import numpy as np
 import pandas as pd
 
 from conveyor.config import DataSettings
+from conveyor.contract import MISSING_CATEGORY, NUMERIC_DTYPE
 from conveyor.errors import DataError
-
-MISSING_CATEGORY = ""
-NUMERIC_DTYPE = np.float32
 
 
 def model_inputs(frame: pd.DataFrame, data: DataSettings) -> pd.DataFrame:

@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.evaluate.registry import METRICS, OVERALL
+from conveyor.verdict import GateResult, Mode, Status, Verdict
+
 TITLE = "Conveyor model report"
-METRICS = (
-    ("roc_auc", True), ("average_precision", True), ("accuracy", True),
-    ("balanced_accuracy", True), ("precision", True), ("recall", True), ("f1", True),
-    ("log_loss", False), ("brier", False), ("positive_rate", None),
-)  # fmt: skip
-STATUS_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "not gated": "⚪"}
-_STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "not gated": 3}
+STATUS_ICONS = {
+    Status.PASS: "✅", Status.FAIL: "❌", Status.INCONCLUSIVE: "⚠️", Status.NOT_GATED: "⚪"
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class ModelState:
     label: str
     metrics: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
-    gates: Mapping[str, Any] | None = None
+    gates: Verdict | None = None
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -66,7 +65,8 @@ def metrics_table(current: ModelState, base: ModelState | None) -> list[str]:
     """Overall test metrics; the change column says whether it moved the right way."""
     lines = [f"| metric | {base.label if base else 'base'} | {current.label} | change |",
              "|---|---:|---:|---:|"]  # fmt: skip
-    for name, higher_is_better in METRICS:
+    for name in OVERALL:
+        higher_is_better = METRICS[name].higher_is_better
         now = current.metrics.get(name)
         before = base.metrics.get(name) if base else None
         if now is None and before is None:
@@ -100,20 +100,21 @@ def params_table(current: ModelState, base: ModelState | None) -> list[str]:
 
 def gates_section(current: ModelState, base: ModelState | None) -> list[str]:
     """Every gate verdict: problems in the open, passing gates folded away."""
-    if not current.gates:
+    if current.gates is None:
         return ["No gate results (`metrics/gates.json` is missing): run `dvc repro`."]
-    gates = sorted(current.gates["gates"], key=lambda g: (_STATUS_ORDER[g["status"]], g["id"]))
-    before = {g["id"]: g["status"] for g in (base.gates or {}).get("gates", [])} if base else {}
+    gates = current.gates.ordered()
+    before = {g.id: g.status for g in base.gates.gates} if base and base.gates else {}
 
-    def row(gate: Mapping[str, Any]) -> str:
-        was = before.get(gate["id"])
-        moved = f" (was {was})" if was and was != gate["status"] else ""
-        icon = STATUS_ICONS[gate["status"]]
-        return f"| {icon} {gate['status']}{moved} | {gate['mode']} | {gate['message']} |"
+    def row(gate: GateResult) -> str:
+        was = before.get(gate.id)
+        moved = f" (was {was})" if was and was != gate.status else ""
+        return (
+            f"| {STATUS_ICONS[gate.status]} {gate.status}{moved} | {gate.mode} | {gate.message} |"
+        )
 
     header = ["| status | mode | gate |", "|---|---|---|"]
-    open_rows = [row(g) for g in gates if g["status"] in {"fail", "inconclusive"}]
-    folded = [row(g) for g in gates if g["status"] not in {"fail", "inconclusive"}]
+    open_rows = [row(g) for g in gates if g.needs_attention]
+    folded = [row(g) for g in gates if not g.needs_attention]
     lines = [*header, *open_rows] if open_rows else ["Every gate passed or was not gated."]
     if folded:
         lines += ["", f"<details><summary>{len(folded)} passing or not gated</summary>", "",
@@ -123,29 +124,31 @@ def gates_section(current: ModelState, base: ModelState | None) -> list[str]:
 
 def verdict_line(current: ModelState) -> str:
     """One sentence a reviewer reads first: may this merge, and what deserves a look."""
-    if not current.gates:
+    if current.gates is None:
         return "⚠️ **No gate verdict**: the gates did not run."
-    gates = current.gates["gates"]
+    verdict = current.gates
 
-    def count(mode: str, status: str) -> int:
-        return sum(g["mode"] == mode and g["status"] == status for g in gates)
+    def count(mode: Mode, status: Status) -> int:
+        return sum(g.mode is mode and g.status is status for g in verdict.gates)
 
+    inconclusive = count(Mode.BLOCK, Status.INCONCLUSIVE)
     notes = [
         f"{n} {what}"
         for n, what in (
-            (count("block", "pass"), "blocking gate(s) pass"),
-            (count("block", "inconclusive"), "blocking gate(s) inconclusive"),
-            (count("report", "fail"), "report-only gate(s) fail"),
-            (sum(g["status"] == "not gated" for g in gates), "not gated (too little support)"),
+            (count(Mode.BLOCK, Status.PASS), "blocking gate(s) pass"),
+            (0 if verdict.fail_on_inconclusive else inconclusive, "blocking gate(s) inconclusive"),
+            (count(Mode.REPORT, Status.FAIL), "report-only gate(s) fail"),
+            (verdict.counts()[Status.NOT_GATED], "not gated (see why below)"),
         )
         if n
     ]
-    if current.gates["verdict"] == "fail":
-        failed = count("block", "fail") + (
-            count("block", "inconclusive") if current.gates.get("fail_on_inconclusive") else 0
-        )
-        return f"❌ **Blocked**: {failed} blocking gate(s) failed; " + ", ".join(notes) + "."
-    return "✅ **All blocking gates pass**: " + ", ".join(notes) + "."
+    listed = ", ".join(notes)
+    if verdict.blocked:
+        head = f"❌ **Blocked**: {len(verdict.blocking)} blocking gate(s) failed"
+        return head + (f"; {listed}." if notes else ".")
+    if not verdict.gates:
+        return "✅ **No gates are configured**: nothing blocks this merge."
+    return "✅ **All blocking gates pass**" + (f": {listed}." if notes else ".")
 
 
 def render_report(current: ModelState, base: ModelState | None, run_url: str | None = None) -> str:

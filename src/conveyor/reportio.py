@@ -16,10 +16,21 @@ import yaml
 from conveyor.errors import ConveyorError
 from conveyor.paths import ProjectPaths
 from conveyor.report import ModelState
+from conveyor.verdict import Verdict
 
 
 def _load(text: str | None, parse: Any) -> Any:
     return None if text is None else parse(text)
+
+
+def _verdict(text: str | None, where: str) -> Verdict | None:
+    """gates.json read into the shared type; a file it cannot read is named, not a crash."""
+    if text is None:
+        return None
+    try:
+        return Verdict.from_dict(json.loads(text))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ConveyorError(f"{where} is not a gates file this version reads: {error}") from None
 
 
 def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
@@ -32,7 +43,7 @@ def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
         label=label,
         metrics=_load(read(paths.metrics), json.loads) or {},
         params=_load(read(params), yaml.safe_load) or {},
-        gates=_load(read(paths.gates), json.loads),
+        gates=_verdict(read(paths.gates), str(paths.gates)),
     )
 
 
@@ -61,5 +72,5 @@ def from_git(paths: ProjectPaths, params: Path, revision: str) -> ModelState:
         label=revision,
         metrics=_load(show(paths.metrics), json.loads) or {},
         params=_load(show(params), yaml.safe_load) or {},
-        gates=_load(show(paths.gates), json.loads),
+        gates=_verdict(show(paths.gates), f"{revision}:{paths.gates.name}"),
     )

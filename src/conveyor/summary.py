@@ -2,8 +2,8 @@
 
 `dvc metrics show` prints every number of every metrics file on one line hundreds of columns
 wide; a person after a run wants six numbers and whether the model may ship. The verdict is
-the one `conveyor evaluate` stored in `metrics/gates.json`, and the blocking failures are
-picked with the same rule that made it (`blocks_release`), so the two cannot disagree.
+read back from `metrics/gates.json` into `conveyor.verdict.Verdict`, whose one rule picks the
+blocking failures and the verdict, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conveyor.evaluate.gates import blocks_release, format_verdict
+from conveyor.evaluate.registry import HEADLINE
+from conveyor.verdict import Verdict, format_verdict
 
-HEADLINE = ("roc_auc", "f1", "accuracy", "precision", "recall", "rows")
+SHOWN = (*HEADLINE, "rows")
 
 
 def _number(value: Any) -> str:
@@ -22,30 +23,25 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:.4f}"
 
 
-def blocking_failures(gates: Mapping[str, Any]) -> list[str]:
-    """The messages of the gates that make the verdict fail."""
-    strict = bool(gates.get("fail_on_inconclusive", False))
-    return [
-        g["message"]
-        for g in gates.get("gates", [])
-        if blocks_release(g["mode"], g["status"], strict)
-    ]
+def blocking_failures(verdict: Verdict) -> list[str]:
+    """The messages of the gates that make the verdict fail, in reading order."""
+    return [g.message for g in verdict.blocking]
 
 
 def render_summary(
-    metrics: Mapping[str, Any], gates: Mapping[str, Any], metrics_name: str, gates_name: str
+    metrics: Mapping[str, Any], verdict: Verdict, metrics_name: str, gates_name: str
 ) -> str:
     """A short block for a terminal: headline metrics, blocking failures, the verdict."""
-    shown = [name for name in HEADLINE if name in metrics]
+    shown = [name for name in SHOWN if name in metrics]
     width = max((len(name) for name in shown), default=0)
     lines = [f"Model on the held-out test set ({metrics_name}):"]
     lines += [f"  {name:<{width}}  {_number(metrics[name])}" for name in shown]
-    failures = blocking_failures(gates)
+    failures = blocking_failures(verdict)
     lines.append(f"Quality gates ({gates_name}; every gate: `conveyor gate`):")
     if failures:
         lines.append(f"  {len(failures)} blocking failure(s):")
         lines += [f"  - {message}" for message in failures]
     else:
         lines.append("  no blocking failures")
-    lines.append(format_verdict(dict(gates)))
+    lines.append(format_verdict(verdict))
     return "\n".join(lines)

@@ -13,6 +13,7 @@ test, since such a gate guards nothing.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 from collections.abc import Iterable
@@ -27,14 +28,15 @@ import yaml
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from conveyor import cli
-from conveyor.config import DataSettings, Settings, load_settings, parse_settings
+from conveyor.config import DataSettings, Settings, load_settings, parse_settings, read_params
 from conveyor.evaluate.assess import Assessment, assess
 from conveyor.evaluate.slices import slice_labels
 from conveyor.features import model_inputs, target_vector
 from conveyor.modelio import load_model
 from conveyor.paths import ProjectPaths
 from conveyor.train import build_pipeline
-from tests.conftest import ROOT
+from conveyor.verdict import GateResult, Mode, Status
+from tests.conftest import ROOT, section
 
 # `where metric value sign bound (95% CI low–high, n=1,234)`: the format, never today's numbers.
 MESSAGE = re.compile(
@@ -63,18 +65,7 @@ DERIVED_GROUP = "trip_test_group"
 
 
 def _raw_params() -> dict[str, Any]:
-    raw: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    return raw
-
-
-def _section(raw: dict[str, Any], *path: str) -> dict[str, Any]:
-    """The nested mapping at `path`, created (or replacing an empty `key:`) as needed."""
-    node = raw
-    for key in path:
-        if not isinstance(node.get(key), dict):
-            node[key] = {}
-        node = node[key]
-    return node
+    return copy.deepcopy(dict(read_params(ROOT / "params.yaml")))
 
 
 def _bounds_to_trip(
@@ -84,7 +75,7 @@ def _bounds_to_trip(
     representative: tuple[str, dict[str, Any]],
 ) -> list[str]:
     """The team's active bounds among `candidates` at `path`; else the representative, added."""
-    bounds = _section(raw, *path)
+    bounds = section(raw, *path)
     wanted = set(candidates)
     configured = [
         metric
@@ -98,24 +89,24 @@ def _bounds_to_trip(
     return [metric]
 
 
-def _gate(assessment: Assessment, gate_id: str) -> dict[str, Any]:
-    found = [g for g in assessment.gates["gates"] if g["id"] == gate_id]
-    assert found, f"no gate {gate_id}; judged: {[g['id'] for g in assessment.gates['gates']]}"
-    gate: dict[str, Any] = found[0]
-    return gate
+def _gate(assessment: Assessment, gate_id: str) -> GateResult:
+    found = [g for g in assessment.verdict.gates if g.id == gate_id]
+    assert found, f"no gate {gate_id}; judged: {[g.id for g in assessment.verdict.gates]}"
+    return found[0]
 
 
 def _assert_tripped(assessment: Assessment, gate_ids: list[str]) -> None:
     """Each gate failed with a well-formed message; a failed blocking gate fails the verdict."""
     gates = [_gate(assessment, gate_id) for gate_id in gate_ids]
     for gate in gates:
-        assert gate["status"] == "fail", gate["message"]
-        assert MESSAGE.match(gate["message"]), gate["message"]
-    if any(g["mode"] == "block" for g in gates):
-        assert assessment.failed
+        assert gate.status is Status.FAIL, gate.message
+        assert MESSAGE.match(gate.message), gate.message
+    if any(g.mode is Mode.BLOCK for g in gates):
+        assert assessment.verdict.blocked
 
 
-def _worse(metric_direction: str, degraded: float, reference: float) -> bool:
+def _worse(metric_direction: str, degraded: float | None, reference: float | None) -> bool:
+    assert degraded is not None and reference is not None, "a judged gate has a value"
     return degraded < reference if metric_direction == "min" else degraded > reference
 
 
@@ -144,10 +135,10 @@ class Trip:
         """The team's gates of one kind, on `column` only: each trip test computes just what
         it judges (every gate kind costs bootstrap resamples over the whole test set)."""
         raw = self.copy_raw()
-        data, gates = _section(raw, "data"), _section(raw, "gates")
-        _section(raw, "model", "reweighting")["enabled"] = False  # names a sensitive column
-        slices = _section(raw, "gates", "slices")
-        fairness = _section(raw, "gates", "fairness")
+        data, gates = section(raw, "data"), section(raw, "gates")
+        section(raw, "model", "reweighting")["enabled"] = False  # names a sensitive column
+        slices = section(raw, "gates", "slices")
+        fairness = section(raw, "gates", "fairness")
         if kind != "overall":
             gates["overall"] = {}
         data["slice_columns"] = [self.column] if kind == "slice" else []
@@ -157,7 +148,7 @@ class Trip:
         data["sensitive_features"] = [self.column] if kind == "fairness" else []
         fairness["intersections"] = []
         fairness["bounds"] = (
-            {self.column: _section(fairness, "bounds", self.column)} if kind == "fairness" else {}
+            {self.column: section(fairness, "bounds", self.column)} if kind == "fairness" else {}
         )
         return raw
 
@@ -195,7 +186,7 @@ def trip(pipeline_outputs: ProjectPaths) -> Trip:
     train = pd.read_parquet(pipeline_outputs.train_data)
     test = pd.read_parquet(pipeline_outputs.test_data)
     raw = _raw_params()
-    data = _section(raw, "data")
+    data = section(raw, "data")
     column = _group_column(settings.data)
     if column is None:
         _derive_group(settings.data, train, test)
@@ -278,20 +269,20 @@ def test_a_group_with_inverted_labels_fails_its_slice_gates(
     _assert_tripped(assessment, [f"slice.{where}.{metric}" for metric in metrics])
     for metric in metrics:  # the damage is the group's own: every other group does better
         gate = _gate(assessment, f"slice.{where}.{metric}")
-        assert gate["message"].startswith(f"{where} {metric} ")
+        assert gate.message.startswith(f"{where} {metric} ")
         others = [
             g
-            for g in assessment.gates["gates"]
-            if g["kind"] == "slice"
-            and g["metric"] == metric
-            and g["group"].startswith(f"{trip.column}=")
-            and g["group"] != where
-            and g["value"] is not None
+            for g in assessment.verdict.gates
+            if g.kind == "slice"
+            and g.metric == metric
+            and (g.group or "").startswith(f"{trip.column}=")
+            and g.group != where
+            and g.value is not None
         ]
         assert others, f"no other group of {trip.column} was judged on {metric}"
-        assert all(_worse(gate["direction"], gate["value"], g["value"]) for g in others), (
-            gate["message"],
-            [g["message"] for g in others],
+        assert all(_worse(gate.direction, gate.value, g.value) for g in others), (
+            gate.message,
+            [g.message for g in others],
         )
 
 
@@ -322,7 +313,7 @@ def test_a_group_with_inverted_labels_fails_the_equalized_odds_gates(
     _assert_tripped(assessment, [f"fairness.{trip.column}.{metric}" for metric in metrics])
     for metric in metrics:
         gate = _gate(assessment, f"fairness.{trip.column}.{metric}")
-        assert gate["message"].startswith(f"{trip.column} {metric} ")
+        assert gate.message.startswith(f"{trip.column} {metric} ")
 
 
 @pytest.mark.fairness
@@ -334,7 +325,7 @@ def test_a_model_that_decides_by_group_alone_fails_demographic_parity(trip: Trip
     _assert_tripped(assessment, ids)
     expected = {"demographic_parity_difference": 1.0, "demographic_parity_ratio": 0.0}
     for gate_id, metric in zip(ids, metrics, strict=True):
-        assert _gate(assessment, gate_id)["value"] == pytest.approx(expected[metric])
+        assert _gate(assessment, gate_id).value == pytest.approx(expected[metric])
 
 
 def test_a_model_that_scores_backwards_fails_the_overall_gates(
@@ -350,10 +341,10 @@ def test_a_model_that_scores_backwards_fails_the_overall_gates(
     _assert_tripped(backwards, [f"overall.{metric}" for metric in metrics])
     for metric in metrics:
         bad, good = _gate(backwards, f"overall.{metric}"), _gate(released, f"overall.{metric}")
-        assert bad["message"].startswith(f"{metric} ")
-        assert _worse(bad["direction"], bad["value"], good["value"]), (
-            bad["message"],
-            good["message"],
+        assert bad.message.startswith(f"{metric} ")
+        assert _worse(bad.direction, bad.value, good.value), (
+            bad.message,
+            good.message,
         )
 
 
@@ -371,18 +362,18 @@ def test_a_slice_below_min_support_is_reported_but_never_gated(
         raw, ("gates", "slices", "metrics"), REVERSAL_TRIPS, REPRESENTATIVE_QUALITY
     )
     support = sizes[smallest] + 1
-    _section(raw, "gates", "slices")["min_support"] = {"rows": support, "positives": 0}
+    section(raw, "gates", "slices")["min_support"] = {"rows": support, "positives": 0}
     settings = parse_settings(raw)
     assessment = assess(
         trip.test, target_vector(trip.test, settings.data), released_probabilities, settings
     )
     for metric in metrics:
         small = _gate(assessment, f"slice.{trip.column}={smallest}.{metric}")
-        assert small["status"] == "not gated"
-        assert f"support below {support} rows / 0 positives" in small["message"]
-        assert small["n"] == sizes[smallest]
+        assert small.status is Status.NOT_GATED
+        assert f"support below {support} rows / 0 positives" in small.message
+        assert small.n == sizes[smallest]
         large = _gate(assessment, f"slice.{trip.column}={largest}.{metric}")
-        assert large["status"] in {"pass", "fail", "inconclusive"}, large["message"]
+        assert large.status is not Status.NOT_GATED, large.message
 
 
 def test_a_tightened_bound_in_params_fails_the_cli(
@@ -399,15 +390,18 @@ def test_a_tightened_bound_in_params_fails_the_cli(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, target)
     raw = _raw_params()
-    _section(raw, "gates", "overall")["roc_auc"] = {"min": 1.0, "mode": "block"}
+    section(raw, "gates", "overall")["roc_auc"] = {"min": 1.0, "mode": "block"}
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert cli.main(["evaluate", "--params", str(params)]) == 0, capsys.readouterr().err
     capsys.readouterr()
     assert cli.main(["gate", "--params", str(params)]) == 1
     printed = capsys.readouterr().out
-    line = r"^FAIL\s+block\s+roc_auc \d\.\d\d < 1\.00 \(\d+% CI \d\.\d\d–\d\.\d\d, n=[\d,]+\)$"
-    assert re.search(line, printed, re.M), printed
+    # What the table must say comes from the evaluate stage's own output, not from today's AUC.
+    written = json.loads(ProjectPaths(tmp_path).gates.read_text(encoding="utf-8"))
+    (roc_auc,) = [gate for gate in written["gates"] if gate["id"] == "overall.roc_auc"]
+    assert (roc_auc["status"], roc_auc["bound"]) == ("fail", 1.0), roc_auc["message"]
+    assert re.search(rf"^FAIL\s+block\s+{re.escape(roc_auc['message'])}$", printed, re.M), printed
     assert "verdict: FAIL" in printed
 
 
@@ -429,11 +423,11 @@ def test_verdicts_do_not_depend_on_the_bootstrap_seed(
         REPRESENTATIVE_EQUALIZED_ODDS,
     )
     labels = target_vector(trip.test, parse_settings(raw).data)
-    verdicts: dict[str, set[str]] = {}
+    verdicts: dict[str, set[Status]] = {}
     for seed in range(5):  # each is a whole assessment; 5 catch a verdict that follows the seed
-        _section(raw, "gates", "bootstrap")["seed"] = seed
+        section(raw, "gates", "bootstrap")["seed"] = seed
         assessment = assess(trip.test, labels, released_probabilities, parse_settings(raw))
-        for gate in assessment.gates["gates"]:
-            verdicts.setdefault(gate["id"], set()).add(gate["status"])
-    unstable = {k: v for k, v in verdicts.items() if len(v - {"inconclusive"}) > 1}
+        for gate in assessment.verdict.gates:
+            verdicts.setdefault(gate.id, set()).add(gate.status)
+    unstable = {k: v for k, v in verdicts.items() if len(v - {Status.INCONCLUSIVE}) > 1}
     assert not unstable, unstable

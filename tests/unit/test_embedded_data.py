@@ -13,7 +13,6 @@ The guard against Adult in other modules reads test code, not data, so it always
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ import pytest
 import yaml
 
 from conveyor.config import load_settings
-from conveyor.paths import ProjectPaths
 from tests.conftest import ROOT
 
 EMBEDDED_FILES = ("data/raw/adult.data.gz", "data/raw/adult.test.gz")
@@ -203,13 +201,3 @@ def test_the_embedded_gates_are_the_documented_ones(sources: list[str]) -> None:
     assert gates.overall["roc_auc"].direction == "min"
     assert gates.fairness.bounds["sex"]["demographic_parity_ratio"].value == 0.8
     assert gates.fairness.bounds["sex"]["equalized_odds_difference"].mode == "block"
-
-
-@pytest.mark.parametrize("sources", EMBEDDED)
-def test_the_default_model_reaches_the_documented_auc(
-    sources: list[str], pipeline_outputs: ProjectPaths
-) -> None:
-    metrics = json.loads(pipeline_outputs.metrics.read_text())
-    assert metrics["roc_auc"] >= DOCUMENTED_AUC, (
-        f"test ROC AUC {metrics['roc_auc']:.4f} < {DOCUMENTED_AUC} on the embedded data"
-    )

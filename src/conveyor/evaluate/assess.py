@@ -12,11 +12,13 @@ from typing import Any
 import pandas as pd
 
 from conveyor.config import Settings
-from conveyor.evaluate.bootstrap import Array, interval, metric_values, poisson_weights
+from conveyor.contract import predict_labels
+from conveyor.evaluate.bootstrap import Array, interval, poisson_weights
 from conveyor.evaluate.fairness import evaluate_fairness
-from conveyor.evaluate.gates import Gate, make_gate, verdict
-from conveyor.evaluate.metrics import predict_labels
+from conveyor.evaluate.gates import Subject, active, make_gate
+from conveyor.evaluate.registry import METRICS, Scored
 from conveyor.evaluate.slices import evaluate_slices
+from conveyor.verdict import GateResult, Verdict
 
 
 @dataclass(frozen=True)
@@ -25,36 +27,18 @@ class Assessment:
 
     slices: dict[str, Any]
     fairness: dict[str, Any]
-    gates: dict[str, Any]
+    verdict: Verdict
     fairness_chart: pd.DataFrame
 
-    @property
-    def failed(self) -> bool:
-        return bool(self.gates["verdict"] == "fail")
 
-
-def overall_gates(
-    labels: Array, probabilities: Array, predicted: Array, weights: Array, settings: Settings
-) -> list[Gate]:
+def overall_gates(scored: Scored, weights: Array, settings: Settings) -> list[GateResult]:
     level = settings.gates.bootstrap.level
+    subject = Subject("overall", None, int(scored.labels.size), int(scored.labels.sum()))
     gates = []
-    for metric, bound in settings.gates.overall.items():
-        if bound.mode == "off":
-            continue
-        point = float(metric_values(metric, labels, probabilities, predicted, None))
-        samples = metric_values(metric, labels, probabilities, predicted, weights)
-        gates.append(
-            make_gate(
-                kind="overall",
-                metric=metric,
-                group=None,
-                estimate=interval(point, samples, level),
-                bound=bound,
-                n=int(labels.size),
-                positives=int(labels.sum()),
-                level=level,
-            )
-        )
+    for metric, bound in active(settings.gates.overall):
+        samples = METRICS[metric].values(scored, weights)
+        estimate = interval(METRICS[metric].point(scored), samples, level)
+        gates.append(make_gate(subject, metric, bound, estimate, level=level))
     return gates
 
 
@@ -64,23 +48,17 @@ def assess(
     """Judge a model's test-set predictions against every configured gate."""
     bootstrap = settings.gates.bootstrap
     weights = poisson_weights(labels.size, bootstrap.resamples, bootstrap.seed)
-    predicted = predict_labels(probabilities, settings.model.threshold)
-    overall = overall_gates(labels, probabilities, predicted, weights, settings)
+    scored = Scored(labels, probabilities, predict_labels(probabilities, settings.model.threshold))
+    overall = overall_gates(scored, weights, settings)
     slices, slice_gates = evaluate_slices(
-        frame=frame,
-        labels=labels,
-        probabilities=probabilities,
-        predicted=predicted,
-        weights=weights,
-        settings=settings,
+        frame=frame, scored=scored, weights=weights, settings=settings
     )
-    fairness, fairness_gates, chart = evaluate_fairness(frame, labels, predicted, weights, settings)
-    summary = verdict(
-        [*overall, *slice_gates, *fairness_gates], settings.gates.fail_on_inconclusive
+    fairness, fairness_gates, chart = evaluate_fairness(
+        frame, labels, scored.predicted, weights, settings
     )
-    summary["bootstrap"] = {
-        "resamples": bootstrap.resamples,
-        "level": bootstrap.level,
-        "seed": bootstrap.seed,
-    }
-    return Assessment(slices, fairness, summary, chart)
+    verdict = Verdict(
+        gates=(*overall, *slice_gates, *fairness_gates),
+        fail_on_inconclusive=settings.gates.fail_on_inconclusive,
+        bootstrap=bootstrap.model_dump(),
+    )
+    return Assessment(slices, fairness, verdict, chart)

@@ -1,14 +1,15 @@
-"""Vectorised bootstrap: every gated number with a confidence interval in milliseconds.
+"""Vectorised bootstrap kernels: every gated number with a confidence interval in milliseconds.
 
 Resampling uses Poisson(1) weights per row and resample (the Poisson bootstrap): each
 resample is a weight vector, so any metric built from weighted sums (confusion counts, mean
 losses, a weighted AUC) is computed for all resamples at once with one matrix product, for the
 whole test set or any subset of its rows. Row `i` of the weight matrix is resample `i`.
+With no weights, the same kernels give the point estimate: one code path for both, so an
+interval always belongs to its estimate. The metrics built on them are in `registry.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,51 +69,19 @@ def confusion_counts(labels: Array, predicted: Array, weights: Array | None) -> 
     return Counts(totals[..., 0], totals[..., 1], totals[..., 2], totals[..., 3])
 
 
-def _ratio(numerator: Array, denominator: Array) -> Array:
+def ratio(numerator: Array, denominator: Array) -> Array:
+    """numerator / denominator, NaN where the denominator is zero (an undefined rate)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
             denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
         )
 
 
-def from_counts(metric: str, counts: Counts) -> Array:
-    """Confusion-based metrics; NaN where undefined (e.g. recall of a group with no positives)."""
-    tp, fp, fn, tn = counts.tp, counts.fp, counts.fn, counts.tn
-    total = tp + fp + fn + tn
-    recall = _ratio(tp, tp + fn)
-    specificity = _ratio(tn, tn + fp)
-    values: dict[str, Callable[[], Array]] = {
-        "accuracy": lambda: _ratio(tp + tn, total),
-        "precision": lambda: _ratio(tp, tp + fp),
-        "recall": lambda: recall,
-        "false_positive_rate": lambda: _ratio(fp, fp + tn),
-        "selection_rate": lambda: _ratio(tp + fp, total),
-        "f1": lambda: _ratio(2 * tp, 2 * tp + fp + fn),
-        "balanced_accuracy": lambda: (recall + specificity) / 2,
-    }
-    if metric not in values:
-        raise KeyError(metric)
-    return np.asarray(values[metric]())
+def _per_score(labels: Array, scores: Array, weights: Array | None) -> tuple[Array, Array]:
+    """Positive and negative weight per distinct score, scores ascending: (resamples, scores).
 
-
-COUNT_METRICS = frozenset(
-    {
-        "accuracy",
-        "precision",
-        "recall",
-        "false_positive_rate",
-        "selection_rate",
-        "f1",
-        "balanced_accuracy",
-    }
-)
-
-
-def weighted_auc(labels: Array, scores: Array, weights: Array | None) -> Array:
-    """ROC AUC with row weights (ties count half): one value, or one per resample.
-
-    Rows are sorted by score once; per distinct score, positive and negative weights come from
-    differences of running sums (cheaper than a grouped sum over thousands of score values).
+    Rows are sorted by score once; per distinct score the weights come from differences of
+    running sums (cheaper than a grouped sum over thousands of score values).
     """
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
@@ -124,38 +93,48 @@ def weighted_auc(labels: Array, scores: Array, weights: Array | None) -> Array:
         running = np.cumsum(values, axis=1, dtype=np.float64)[:, ends]
         return np.diff(running, axis=1, prepend=0.0)
 
-    pos = per_score(matrix * positive)
-    neg = per_score(matrix * (1 - positive))
+    return per_score(matrix * positive), per_score(matrix * (1 - positive))
+
+
+def _one_or_many(result: Array, weights: Array | None) -> Array:
+    return np.asarray(result if weights is not None else result[0])
+
+
+def weighted_auc(labels: Array, scores: Array, weights: Array | None) -> Array:
+    """ROC AUC with row weights (ties count half): one value, or one per resample."""
+    pos, neg = _per_score(labels, scores, weights)
     below = np.cumsum(neg, axis=1) - neg
     numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
     denominator = pos.sum(axis=1) * neg.sum(axis=1)
-    result = _ratio(numerator, denominator)
-    return np.asarray(result if weights is not None else result[0])
+    return _one_or_many(ratio(numerator, denominator), weights)
+
+
+def weighted_average_precision(labels: Array, scores: Array, weights: Array | None) -> Array:
+    """Average precision with row weights, as scikit-learn defines it (no interpolation):
+    the precision at each distinct score, weighted by the recall gained there."""
+    pos, neg = _per_score(labels, scores, weights)
+    # Rows at or above each score: everything minus what lies strictly below it.
+    tp = pos.sum(axis=1, keepdims=True) - (np.cumsum(pos, axis=1) - pos)
+    fp = neg.sum(axis=1, keepdims=True) - (np.cumsum(neg, axis=1) - neg)
+    precision = ratio(tp, tp + fp)
+    gained = np.where(pos > 0, pos * np.nan_to_num(precision), 0.0).sum(axis=1)
+    return _one_or_many(ratio(gained, pos.sum(axis=1)), weights)
 
 
 def weighted_mean(values: Array, weights: Array | None) -> Array:
     """Mean of per-row values (log loss, Brier) for the data or every resample."""
     if weights is None:
         return np.asarray(values.mean())
-    return _ratio(weights @ values.astype(np.float32), weights.sum(axis=1, dtype=np.float64))
+    return ratio(weights @ values.astype(np.float32), weights.sum(axis=1, dtype=np.float64))
 
 
 def row_losses(metric: str, labels: Array, probabilities: Array) -> Array:
     """Per-row log loss or squared error: their weighted mean is the metric."""
     if metric == "brier":
         return np.asarray((probabilities - labels) ** 2)
-    clipped = np.clip(probabilities, 1e-15, 1 - 1e-15)
-    return np.asarray(-(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped)))
-
-
-def metric_values(
-    metric: str, labels: Array, probabilities: Array, predicted: Array, weights: Array | None
-) -> Array:
-    """Any gated metric, for the plain data (weights None) or every resample."""
-    if metric in COUNT_METRICS:
-        return from_counts(metric, confusion_counts(labels, predicted, weights))
-    if metric == "roc_auc":
-        return weighted_auc(labels, probabilities, weights)
-    if metric in {"log_loss", "brier"}:
-        return weighted_mean(row_losses(metric, labels, probabilities), weights)
-    raise KeyError(f"unknown metric {metric!r}")
+    # Clipped at the machine epsilon of the probabilities' type, as scikit-learn does: a
+    # fixed 1e-15 is 1.0 in float32 (log(0) = NaN) and differs from sklearn in float64.
+    dtype = probabilities.dtype if np.issubdtype(probabilities.dtype, np.floating) else np.float64
+    eps = float(np.finfo(dtype).eps)
+    clipped = np.clip(probabilities, eps, 1 - eps).astype(np.float64)
+    return np.asarray(-(labels * np.log(clipped) + (1 - labels) * np.log1p(-clipped)))

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from conveyor.evaluate.metrics import predict_labels
+from conveyor.contract import predict_labels
 
 
 def _thin(frame: pd.DataFrame, points: int) -> pd.DataFrame:

@@ -7,6 +7,8 @@ decide a build.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from conveyor.config import Settings
-from conveyor.evaluate.bootstrap import Array, interval, metric_values
-from conveyor.evaluate.gates import Gate, make_gate
+from conveyor.evaluate.bootstrap import Array, interval
+from conveyor.evaluate.gates import Subject, active, make_gate
+from conveyor.evaluate.registry import METRICS, Scored
+from conveyor.verdict import GateResult
 
 REPORTED = ("accuracy", "precision", "recall", "f1", "roc_auc", "selection_rate")
 
@@ -33,21 +37,39 @@ class Slice:
         return f"{self.column}={self.value}"
 
 
+OUTSIDE_BINS = "(outside bins)"
+"""The slice of numbers past the configured edges, and of missing numbers."""
+
+
+def _bin_label(left: float, right: float) -> str:
+    return f"[{left:g}, {right:g})"
+
+
 def slice_labels(values: pd.Series, edges: list[float] | None) -> pd.Series:
     """Group label per row: the value itself, or its bin `[25, 35)` for numbers."""
     if edges is None:
         return values.astype(str)
     bins = pd.cut(values.astype(float), bins=edges, right=False)
-    labels = bins.map(lambda b: f"[{b.left:g}, {b.right:g})").astype(object)
-    return labels.where(bins.notna(), "(outside bins)").astype(str)
+    labels = bins.map(lambda b: _bin_label(b.left, b.right), na_action="ignore").astype(object)
+    return labels.where(bins.notna(), OUTSIDE_BINS).astype(str)
+
+
+def slice_order(values: Iterable[str], edges: list[float] | None) -> list[str]:
+    """Values sorted as a reader expects: bins by their edges (`[5, 10)` before `[10, 100)`),
+    the numbers outside them last; categories alphabetically."""
+    if edges is None:
+        return sorted(values)
+    rank = {_bin_label(a, b): i for i, (a, b) in enumerate(itertools.pairwise(edges))}
+    return sorted(values, key=lambda value: rank.get(value, len(rank)))
 
 
 def find_slices(frame: pd.DataFrame, settings: Settings) -> list[Slice]:
     """Every slice of every configured column, in a stable order."""
     slices = []
     for column in settings.data.slice_columns:
-        labels = slice_labels(frame[column], settings.gates.slices.bins.get(column))
-        for value in sorted(labels.unique()):
+        edges = settings.gates.slices.bins.get(column)
+        labels = slice_labels(frame[column], edges)
+        for value in slice_order(labels.unique(), edges):
             rows = np.flatnonzero((labels == value).to_numpy())
             slices.append(Slice(column, value, rows))
     return slices
@@ -56,58 +78,40 @@ def find_slices(frame: pd.DataFrame, settings: Settings) -> list[Slice]:
 def evaluate_slices(
     *,
     frame: pd.DataFrame,
-    labels: Array,
-    probabilities: Array,
-    predicted: Array,
+    scored: Scored,
     weights: Array,
     settings: Settings,
-) -> tuple[dict[str, Any], list[Gate]]:
+) -> tuple[dict[str, Any], list[GateResult]]:
     """Per-slice metrics (for `metrics/slices.json`) and the slice gates."""
     gates_config = settings.gates.slices
     support = gates_config.min_support
     level = settings.gates.bootstrap.level
     report: dict[str, Any] = {}
-    gates: list[Gate] = []
+    gates: list[GateResult] = []
     for piece in find_slices(frame, settings):
-        y, p, yhat = labels[piece.rows], probabilities[piece.rows], predicted[piece.rows]
-        positives = int(y.sum())
+        rows = scored.rows(piece.rows)
+        positives = int(rows.labels.sum())
         small = len(piece.rows) < support.rows or positives < support.positives
-        metrics = {m: _finite(metric_values(m, y, p, yhat, None)) for m in REPORTED}
+        metrics = {m: _finite(METRICS[m].point(rows)) for m in REPORTED}
         report.setdefault(piece.column, {})[piece.value] = {
             "rows": len(piece.rows),
             "positives": positives,
             "gated": not small,
             "metrics": metrics,
         }
-        for metric, bound in gates_config.metrics.items():
-            if bound.mode == "off":
-                continue
+        subject = Subject("slice", piece.name, len(piece.rows), positives)
+        reason = f"support below {support.rows} rows / {support.positives} positives"
+        for metric, bound in active(gates_config.metrics):
             estimate = None
-            reason = (
-                f"support below {support.rows} rows / {support.positives} positives"
-                if small
-                else None
-            )
             if not small:
-                point = float(metric_values(metric, y, p, yhat, None))
-                samples = metric_values(metric, y, p, yhat, weights[:, piece.rows])
-                estimate = interval(point, samples, level)
-            gates.append(
-                make_gate(
-                    kind="slice",
-                    metric=metric,
-                    group=piece.name,
-                    estimate=estimate,
-                    bound=bound,
-                    n=len(piece.rows),
-                    positives=positives,
-                    reason=reason,
-                    level=level,
-                )
+                samples = METRICS[metric].values(rows, weights[:, piece.rows])
+                estimate = interval(METRICS[metric].point(rows), samples, level)
+            gate = make_gate(
+                subject, metric, bound, estimate, level=level, reason=reason if small else None
             )
+            gates.append(gate)
     return report, gates
 
 
-def _finite(value: Array) -> float | None:
-    number = float(value)
-    return round(number, 6) if np.isfinite(number) else None
+def _finite(value: float) -> float | None:
+    return round(value, 6) if np.isfinite(value) else None

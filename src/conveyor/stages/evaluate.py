@@ -12,8 +12,9 @@ from conveyor.evaluate.assess import assess
 from conveyor.evaluate.metrics import overall_metrics
 from conveyor.features import model_inputs, target_vector
 from conveyor.modelio import load_model
-from conveyor.paths import ProjectPaths
+from conveyor.paths import PLOTS, ProjectPaths
 from conveyor.stages.inputs import read_json, read_prepared
+from conveyor.verdict import format_verdict
 
 log = logging.getLogger("conveyor")
 
@@ -42,16 +43,14 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         out.write_json(paths.metrics, metrics)
         out.write_json(paths.slices, assessment.slices)
         out.write_json(paths.fairness, assessment.fairness)
-        out.write_json(paths.gates, assessment.gates)
-        for name, table in plots.items():
-            out.write_text(paths.plot(name), table.to_csv(index=False, lineterminator="\n"))
-    counts = assessment.gates["counts"]
+        out.write_json(paths.gates, assessment.verdict.as_dict())
+        for name in PLOTS:  # what dvc.yaml declares; a plot missing here is a KeyError
+            out.write_text(paths.plot(name), plots[name].to_csv(index=False, lineterminator="\n"))
     log.info(
-        "test ROC AUC %.4f, F1 %.4f on %s rows; gates %s (%s)",
+        "test ROC AUC %s, F1 %s on %s rows; gates %s",
         metrics["roc_auc"],
         metrics["f1"],
         f"{len(frame):,}",
-        assessment.gates["verdict"],
-        ", ".join(f"{count} {status}" for status, count in counts.items() if count),
+        format_verdict(assessment.verdict).removeprefix("verdict: "),
     )
     return metrics
