@@ -127,24 +127,36 @@ def verdict_line(current: ModelState) -> str:
     if current.gates is None:
         return "⚠️ **No gate verdict**: the gates did not run."
     verdict = current.gates
+    strict = verdict.fail_on_inconclusive
 
-    def count(mode: Mode, status: Status) -> int:
-        return sum(g.mode is mode and g.status is status for g in verdict.gates)
+    def count(mode: Mode, status: Status, blocking: bool) -> int:
+        return sum(
+            g.mode is mode and g.status is status and g.blocks(strict) is blocking
+            for g in verdict.gates
+        )
 
-    inconclusive = count(Mode.BLOCK, Status.INCONCLUSIVE)
+    stops = [
+        f"{n} {what}"
+        for n, what in (
+            (count(Mode.BLOCK, Status.FAIL, True), "blocking gate(s) failed"),
+            (count(Mode.BLOCK, Status.INCONCLUSIVE, True), "blocking gate(s) inconclusive, "
+             "which `fail_on_inconclusive` counts as failed"),
+        )
+        if n
+    ]  # fmt: skip
     notes = [
         f"{n} {what}"
         for n, what in (
-            (count(Mode.BLOCK, Status.PASS), "blocking gate(s) pass"),
-            (0 if verdict.fail_on_inconclusive else inconclusive, "blocking gate(s) inconclusive"),
-            (count(Mode.REPORT, Status.FAIL), "report-only gate(s) fail"),
+            (count(Mode.BLOCK, Status.PASS, False), "blocking gate(s) pass"),
+            (count(Mode.BLOCK, Status.INCONCLUSIVE, False), "blocking gate(s) inconclusive"),
+            (count(Mode.REPORT, Status.FAIL, False), "report-only gate(s) fail"),
             (verdict.counts()[Status.NOT_GATED], "not gated (see why below)"),
         )
         if n
     ]
     listed = ", ".join(notes)
     if verdict.blocked:
-        head = f"❌ **Blocked**: {len(verdict.blocking)} blocking gate(s) failed"
+        head = "❌ **Blocked**: " + ", ".join(stops)
         return head + (f"; {listed}." if notes else ".")
     if not verdict.gates:
         return "✅ **No gates are configured**: nothing blocks this merge."

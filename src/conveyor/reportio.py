@@ -33,6 +33,16 @@ def _verdict(text: str | None, where: str) -> Verdict | None:
         raise ConveyorError(f"{where} is not a gates file this version reads: {error}") from None
 
 
+def _base_verdict(text: str | None, where: str) -> Verdict | None:
+    """The base's gates serve only the "(was ...)" notes: a file an older or newer version
+    wrote must not stop the report of this branch, so one this version cannot read counts
+    as absent."""
+    try:
+        return _verdict(text, where)
+    except ConveyorError:
+        return None
+
+
 def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
     """This checkout's outputs."""
 
@@ -72,5 +82,5 @@ def from_git(paths: ProjectPaths, params: Path, revision: str) -> ModelState:
         label=revision,
         metrics=_load(show(paths.metrics), json.loads) or {},
         params=_load(show(params), yaml.safe_load) or {},
-        gates=_verdict(show(paths.gates), f"{revision}:{paths.gates.name}"),
+        gates=_base_verdict(show(paths.gates), f"{revision}:{paths.gates.name}"),
     )

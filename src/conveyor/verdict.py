@@ -79,15 +79,30 @@ class GateResult:
         return {**asdict(self), "status": str(self.status), "mode": str(self.mode)}
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> GateResult:
-        """Read one entry of gates.json; an unknown status or mode is an error, not a pass."""
+    def from_dict(cls, raw: Any) -> GateResult:
+        """Read one entry of gates.json; anything malformed is a `ValueError` naming the gate
+        and the field, never a gate that quietly passes."""
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"a gate must be an object, got {type(raw).__name__}")
         names = {f.name for f in fields(cls)}
         missing = sorted(names - raw.keys())
+        where = f"gate {raw.get('id', '?')!r}"
         if missing:
-            raise ValueError(f"gate {raw.get('id', '?')!r} lacks {', '.join(missing)}")
+            raise ValueError(f"{where} lacks {', '.join(missing)}")
         values = {name: raw[name] for name in names}
         values["status"] = Status(raw["status"])
         values["mode"] = Mode(raw["mode"])
+        _check_choice(where, "kind", raw["kind"], ("overall", "slice", "fairness"))
+        _check_choice(where, "direction", raw["direction"], ("min", "max"))
+        for name in ("id", "metric", "message"):
+            _check_type(where, name, raw[name], str)
+        _check_type(where, "group", raw["group"], str, optional=True)
+        for name in ("value", "ci_low", "ci_high"):
+            _check_type(where, name, raw[name], (int, float), optional=True)
+        _check_type(where, "ci_level", raw["ci_level"], (int, float))
+        _check_type(where, "bound", raw["bound"], (int, float))
+        _check_type(where, "n", raw["n"], int)
+        _check_type(where, "positives", raw["positives"], int, optional=True)
         return cls(**values)
 
 
@@ -133,14 +148,36 @@ class Verdict:
         return document
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Verdict:
+    def from_dict(cls, raw: Any) -> Verdict:
         """Read gates.json back. The verdict is recomputed from the gates by `blocks`, never
-        taken from the stored headline, so a hand-edited headline cannot pass a build."""
-        return cls(
-            gates=tuple(GateResult.from_dict(g) for g in raw.get("gates", [])),
-            fail_on_inconclusive=bool(raw.get("fail_on_inconclusive", False)),
-            bootstrap=dict(raw.get("bootstrap", {})),
-        )
+        taken from the stored headline, so a hand-edited headline cannot pass a build; a file
+        without its list of gates is an error, not a build with nothing to judge."""
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"a gates file must hold an object, got {type(raw).__name__}")
+        gates, strict = raw.get("gates"), raw.get("fail_on_inconclusive")
+        if not isinstance(gates, list):
+            raise ValueError("`gates` must be the list of gates (an empty list when none)")
+        if not isinstance(strict, bool):
+            raise ValueError("`fail_on_inconclusive` must be true or false")
+        bootstrap = raw.get("bootstrap", {})
+        if not isinstance(bootstrap, Mapping):
+            raise ValueError("`bootstrap` must be an object")
+        return cls(tuple(GateResult.from_dict(g) for g in gates), strict, dict(bootstrap))
+
+
+def _check_choice(where: str, name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{where}: `{name}` must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _check_type(
+    where: str, name: str, value: Any, expected: type | tuple[type, ...], optional: bool = False
+) -> None:
+    """JSON types, strictly: a boolean is not a number, a number in a string is not one."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ValueError(f"{where}: `{name}` has the wrong type ({type(value).__name__})")
 
 
 def format_table(verdict: Verdict) -> str:

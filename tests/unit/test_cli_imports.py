@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from conveyor import cli
+from conveyor.paths import ProjectPaths
 from conveyor.verdict import Verdict
 from tests.conftest import ROOT
 from tests.unit.verdicts import gate, verdict
+from tests.unit.verdicts import write_outputs as write_metrics_and_gates
 
 FORBIDDEN = frozenset({"sklearn", "skl2onnx", "fairlearn", "onnxruntime"})
 WATCHED = FORBIDDEN | {"onnx", "scipy", "pandas", "numpy", "pyarrow", "pandera", "pydantic",
@@ -39,10 +41,8 @@ COMMANDS = {
 METRICS = {"roc_auc": 0.93, "f1": 0.71, "accuracy": 0.87, "rows": 1000, "positives": 250}
 
 
-def write_outputs(root: Path, gates: Verdict) -> None:
-    (root / "metrics").mkdir(exist_ok=True)
-    (root / "metrics" / "metrics.json").write_text(json.dumps(METRICS), encoding="utf-8")
-    (root / "metrics" / "gates.json").write_text(json.dumps(gates.as_dict()), encoding="utf-8")
+def write_outputs(root: Path, gates: Verdict) -> ProjectPaths:
+    return write_metrics_and_gates(root, METRICS, gates)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_gate_without_outputs_names_the_missing_file(
 ) -> None:
     shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
     assert cli.main(["gate", "--params", str(tmp_path / "params.yaml")]) == 2
-    assert f"{tmp_path / 'metrics' / 'gates.json'} does not exist" in capsys.readouterr().err
+    assert f"{ProjectPaths(tmp_path).gates} does not exist" in capsys.readouterr().err
 
 
 def test_gate_on_an_unreadable_gates_file_is_not_a_blocked_build(
@@ -142,8 +142,7 @@ def test_gate_on_an_unreadable_gates_file_is_not_a_blocked_build(
     """Exit 1 means "a gate blocks"; a gates.json this version cannot read is the user's to fix
     (exit 2, naming the file), not an internal error that exits 1 like a blocked build."""
     shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
-    write_outputs(tmp_path, verdict(gate("overall.roc_auc", "pass")))
-    gates = tmp_path / "metrics" / "gates.json"
+    gates = write_outputs(tmp_path, verdict(gate("overall.roc_auc", "pass"))).gates
     document = json.loads(gates.read_text())
     del document["gates"][0]["mode"]
     gates.write_text(json.dumps(document))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from conveyor.verdict import GateResult, Verdict
 from tests.conftest import ROOT, run_conveyor
 from tests.unit.verdicts import gate as _gate
 from tests.unit.verdicts import verdict as make_verdict
+from tests.unit.verdicts import write_outputs
 
 
 def _gates(*gates: GateResult, verdict: str = "pass", strict: bool = False) -> Verdict:
@@ -182,8 +182,8 @@ def test_verdict_line_when_blocked() -> None:
 
 
 def test_verdict_line_counts_an_inconclusive_gate_that_blocks() -> None:
-    """With `fail_on_inconclusive` an inconclusive blocking gate is one of the failures, not
-    a note: the count includes it and no "inconclusive" note is added."""
+    """With `fail_on_inconclusive` an inconclusive blocking gate is one of what blocks, named
+    for what it is, and not repeated as a note."""
     gates = _gates(
         _gate("overall.roc_auc", "fail"),
         _gate("slice.plan=basic.f1", "inconclusive"),
@@ -192,7 +192,8 @@ def test_verdict_line_counts_an_inconclusive_gate_that_blocks() -> None:
         strict=True,
     )
     assert verdict_line(ModelState("pr", gates=gates)) == (
-        "❌ **Blocked**: 2 blocking gate(s) failed; 1 blocking gate(s) pass."
+        "❌ **Blocked**: 1 blocking gate(s) failed, 1 blocking gate(s) inconclusive, which "
+        "`fail_on_inconclusive` counts as failed; 1 blocking gate(s) pass."
     )
 
 
@@ -267,9 +268,7 @@ def _commit(root: Path, message: str) -> None:
 
 
 def _write_side(root: Path, roc_auc: float, gates: Verdict) -> None:
-    (root / "metrics").mkdir(exist_ok=True)
-    (root / "metrics" / "metrics.json").write_text(json.dumps({"roc_auc": roc_auc}))
-    (root / "metrics" / "gates.json").write_text(json.dumps(gates.as_dict()))
+    write_outputs(root, {"roc_auc": roc_auc}, gates)
     (root / "params.yaml").write_text(yaml.safe_dump({"model": {"seed": int(roc_auc * 100)}}))
 
 
@@ -301,9 +300,8 @@ def test_missing_files_give_empty_sides(tmp_path: Path) -> None:
 
 
 def test_a_gates_file_of_another_version_is_named(tmp_path: Path) -> None:
-    (tmp_path / "metrics").mkdir()
-    gates = tmp_path / "metrics" / "gates.json"
-    gates.write_text(json.dumps({"gates": [{"id": "overall.f1", "status": "pass"}]}))
+    document = {"gates": [{"id": "overall.f1", "status": "pass"}], "fail_on_inconclusive": False}
+    gates = write_outputs(tmp_path, {}, document).gates
     with pytest.raises(ConveyorError, match="is not a gates file this version reads") as caught:
         from_tree(ProjectPaths(tmp_path), tmp_path / "params.yaml", "pr")
     assert str(gates) in str(caught.value)
@@ -328,3 +326,15 @@ def test_an_unknown_revision_is_explained(tmp_path: Path) -> None:
     assert "git revision 'no-such-branch' is not known here" in result.stderr
     assert not (tmp_path / "r.md").exists()
     assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=False).returncode == 0
+
+
+def test_a_base_gates_file_this_version_cannot_read_counts_as_absent(tmp_path: Path) -> None:
+    """The base's gates give only the "(was ...)" notes: they must not stop this branch's report."""
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    write_outputs(tmp_path, {"roc_auc": 0.9}, {"gates": "unreadable"})
+    (tmp_path / "params.yaml").write_text("model: {}\n")
+    _commit(tmp_path, "old writer")
+    paths = ProjectPaths(tmp_path)
+    base = from_git(paths, tmp_path / "params.yaml", "HEAD")
+    assert base.gates is None
+    assert base.metrics == {"roc_auc": 0.9}

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conveyor import cli
+from conveyor.paths import ProjectPaths
 from conveyor.summary import blocking_failures, render_summary
 from conveyor.verdict import GateResult, Verdict
-from tests.unit.verdicts import gate
+from tests.unit.verdicts import gate, write_outputs
 
 METRICS = {"roc_auc": 0.929775, "f1": 0.715266, "accuracy": 0.872447, "rows": 14637, "brier": 0.08}
 
@@ -89,20 +90,17 @@ def test_no_metrics_and_no_gates() -> None:
 def test_a_hand_edited_verdict_does_not_pass_a_failing_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _outputs(tmp_path, "fail")
-    document = json.loads((tmp_path / "metrics" / "gates.json").read_text())
-    (tmp_path / "metrics" / "gates.json").write_text(json.dumps({**document, "verdict": "pass"}))
+    gates = _outputs(tmp_path, "fail").gates
+    document = json.loads(gates.read_text())
+    gates.write_text(json.dumps({**document, "verdict": "pass"}))
     assert cli.main(["summary", "--params", str(tmp_path / "params.yaml")]) == 0
     assert (
         capsys.readouterr().out.rstrip().endswith("verdict: FAIL (2 fail, 1 inconclusive, 1 pass)")
     )
 
 
-def _outputs(root: Path, verdict: str) -> None:
-    (root / "metrics").mkdir()
-    (root / "metrics" / "metrics.json").write_text(json.dumps(METRICS))
-    document = _gates(verdict, False, *GATES).as_dict()
-    (root / "metrics" / "gates.json").write_text(json.dumps(document))
+def _outputs(root: Path, verdict: str) -> ProjectPaths:
+    return write_outputs(root, METRICS, _gates(verdict, False, *GATES))
 
 
 def test_the_command_exits_0_even_when_the_verdict_fails(
@@ -118,7 +116,7 @@ def test_missing_outputs_name_the_file_and_the_command_to_run(
 ) -> None:
     assert cli.main(["summary", "--params", str(tmp_path / "params.yaml")]) == 2
     error = capsys.readouterr().err
-    assert f"{tmp_path / 'metrics' / 'metrics.json'} does not exist" in error
+    assert f"{ProjectPaths(tmp_path).metrics} does not exist" in error
     assert "run `make run`" in error
 
 
@@ -127,8 +125,7 @@ def test_an_unreadable_gates_file_is_named_not_an_internal_error(
 ) -> None:
     """A gates.json this version cannot read (an older writer, a hand edit) is the user's to
     fix, like a missing one: exit 2 naming the file, not "internal error ... please report"."""
-    _outputs(tmp_path, "fail")
-    gates = tmp_path / "metrics" / "gates.json"
+    gates = _outputs(tmp_path, "fail").gates
     document = json.loads(gates.read_text())
     document["gates"][0]["status"] = "passed"
     gates.write_text(json.dumps(document))

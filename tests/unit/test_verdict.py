@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -102,10 +103,46 @@ def test_round_trip_through_json(strict: bool) -> None:
     assert all(isinstance(g.status, Status) and isinstance(g.mode, Mode) for g in again.gates)
 
 
-def test_an_empty_document_is_an_empty_passing_verdict() -> None:
-    empty = Verdict.from_dict({})
+def test_an_empty_list_of_gates_is_an_empty_passing_verdict() -> None:
+    empty = Verdict.from_dict({"gates": [], "fail_on_inconclusive": False})
     assert empty == verdict()
     assert empty.outcome is Status.PASS
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ({}, "`gates` must be the list of gates"),
+        ({"verdict": "fail"}, "`gates` must be the list of gates"),
+        ([], "a gates file must hold an object"),
+        ({"gates": {}, "fail_on_inconclusive": False}, "`gates` must be the list"),
+        ({"gates": [], "fail_on_inconclusive": "no"}, "`fail_on_inconclusive` must be true"),
+        ({"gates": ["x"], "fail_on_inconclusive": False}, "a gate must be an object, got str"),
+        ({"gates": [], "fail_on_inconclusive": False, "bootstrap": 3}, "`bootstrap` must be"),
+    ],
+)
+def test_a_malformed_gates_file_is_an_error_not_a_pass(document: Any, expected: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Verdict.from_dict(document)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("kind", "bogus", "`kind` must be one of overall, slice, fairness, got 'bogus'"),
+        ("direction", "sideways", "`direction` must be one of min, max"),
+        ("value", "0.9", "`value` has the wrong type (str)"),
+        ("n", True, "`n` has the wrong type (bool)"),
+        ("n", 1.5, "`n` has the wrong type (float)"),
+        ("bound", None, "`bound` has the wrong type (NoneType)"),
+        ("group", 3, "`group` has the wrong type (int)"),
+        ("message", None, "`message` has the wrong type"),
+    ],
+)
+def test_a_malformed_gate_names_itself_and_the_field(field: str, value: Any, expected: str) -> None:
+    entry = {**gate("overall.roc_auc", "pass").as_dict(), field: value}
+    with pytest.raises(ValueError, match=re.escape(f"gate 'overall.roc_auc': {expected}")):
+        GateResult.from_dict(entry)
 
 
 @pytest.mark.parametrize(("stored", "gates", "expected"), [

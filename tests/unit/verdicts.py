@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from conveyor.config import Settings, parse_settings
+from conveyor.paths import ProjectPaths
 from conveyor.verdict import Direction, GateResult, Kind, Mode, Status, Verdict
 from tests.conftest import churn_params
 
@@ -48,3 +51,14 @@ def settings(gates: Mapping[str, Any] | None = None, **data: Any) -> Settings:
     raw["data"].update(data)
     raw["gates"] = {"bootstrap": {"resamples": 200, "seed": 1}, **copy.deepcopy(gates or {})}
     return parse_settings(raw)
+
+
+def write_outputs(root: Path, metrics: Mapping[str, Any], gates: Verdict | Any) -> ProjectPaths:
+    """metrics/metrics.json and metrics/gates.json in `root`, where `ProjectPaths` puts them
+    (`gates` a Verdict, or any JSON document to test a malformed file)."""
+    paths = ProjectPaths(root)
+    paths.metrics_dir.mkdir(parents=True, exist_ok=True)
+    paths.metrics.write_text(json.dumps(metrics), encoding="utf-8")
+    document = gates.as_dict() if isinstance(gates, Verdict) else gates
+    paths.gates.write_text(json.dumps(document), encoding="utf-8")
+    return paths
