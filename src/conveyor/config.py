@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from conveyor.errors import ConfigError
-from conveyor.evaluate.registry import known_disparity, known_metric
+from conveyor.evaluate.registry import known_disparities, known_metrics
 from conveyor.verdict import Mode
 
 EstimatorName = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
@@ -338,10 +338,10 @@ class ExportSettings(_Strict):
     )
 
 
-GatedMetric = Annotated[str, AfterValidator(known_metric)]
-"""A metric of the registry (`conveyor.evaluate.registry.METRICS`)."""
-FairnessMetric = Annotated[str, AfterValidator(known_disparity)]
-"""A disparity of the registry (`conveyor.evaluate.registry.DISPARITIES`)."""
+MetricBounds = Annotated[dict[str, "Bound"], AfterValidator(known_metrics)]
+"""Bounds keyed by metrics of the registry (`conveyor.evaluate.registry.METRICS`)."""
+DisparityBounds = Annotated[dict[str, "Bound"], AfterValidator(known_disparities)]
+"""Bounds keyed by disparities of the registry (`conveyor.evaluate.registry.DISPARITIES`)."""
 
 
 class Bound(_Strict):
@@ -388,7 +388,7 @@ class SliceGates(_Strict):
 
     min_support: Support = Field(default_factory=Support)
     bins: dict[str, list[float]] = Field(default_factory=dict)
-    metrics: dict[GatedMetric, Bound] = Field(default_factory=dict)
+    metrics: MetricBounds = Field(default_factory=dict)
 
     @field_validator("bins")
     @classmethod
@@ -406,7 +406,7 @@ class FairnessGates(_Strict):
 
     min_support: Support = Field(default_factory=lambda: Support(rows=100, positives=30))
     intersections: list[list[ColumnName]] = Field(default_factory=list)
-    bounds: dict[str, dict[FairnessMetric, Bound]] = Field(default_factory=dict)
+    bounds: dict[str, DisparityBounds] = Field(default_factory=dict)
 
 
 class DataGates(_Strict):
@@ -425,7 +425,7 @@ class GateSettings(_Strict):
 
     fail_on_inconclusive: bool = False
     bootstrap: BootstrapSettings = Field(default_factory=BootstrapSettings)
-    overall: dict[GatedMetric, Bound] = Field(default_factory=dict)
+    overall: MetricBounds = Field(default_factory=dict)
     slices: SliceGates = Field(default_factory=SliceGates)
     fairness: FairnessGates = Field(default_factory=FairnessGates)
     data: DataGates = Field(default_factory=DataGates)
@@ -489,17 +489,12 @@ def _duplicates(items: list[str]) -> list[str]:
     return sorted({x for x in items if x in seen or seen.add(x)})  # type: ignore[func-returns-value]
 
 
-_KEY_MARKER = "[key]"
-"""pydantic's location marker for an error in a mapping's key (the key precedes it), e.g. an
-unknown metric name under `gates.overall`: the key alone names the place."""
-
-
 def _format_location(location: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for part in location:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif part in _UNION_TAGS or part == _KEY_MARKER:
+        elif part in _UNION_TAGS:
             continue
         else:
             parts.append(("." if parts else "") + str(part))

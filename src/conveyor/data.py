@@ -21,7 +21,7 @@ import pandera.pandas as pa
 from sklearn.model_selection import train_test_split
 
 from conveyor.config import DataSettings, Source, SplitSettings
-from conveyor.contract import MISSING_CATEGORY, NUMERIC_DTYPE
+from conveyor.contract import FLOAT32_MAX, MISSING_CATEGORY, NUMERIC_DTYPE
 from conveyor.errors import DataError
 from conveyor.features import categorical_strings
 
@@ -224,7 +224,7 @@ def _check_finite(frame: pd.DataFrame, data: DataSettings, name: str) -> None:
                 f"data file {name}: column '{column}' holds {int(infinite.sum())} infinite "
                 f"value(s) (first at record {first}); use an empty cell for a missing number"
             )
-        too_large = np.abs(values) > np.finfo(NUMERIC_DTYPE).max
+        too_large = np.abs(values) > FLOAT32_MAX
         if too_large.any():
             raise DataError(
                 f"data file {name}: column '{column}' holds values beyond float32 range, "

@@ -235,3 +235,28 @@ def test_the_chart_has_one_row_per_group() -> None:
     row = CHART.set_index("group").loc["gender=f"]
     assert row["selection_rate"] == REPORT["gender"]["groups"]["f"]["selection_rate"]
     assert "gender&region=m&north" in set(CHART["group"])
+
+
+@pytest.mark.parametrize("missing_class", [0, 1])
+def test_a_group_with_one_class_only_is_excluded_even_without_a_positives_minimum(
+    missing_class: int,
+) -> None:
+    """With no positives (or no negatives) a group's TPR (or FPR) is undefined; let in, it
+    would turn every disparity into NaN and silently stop a blocking gate from gating."""
+    lenient = settings(
+        {"fairness": {**GATES["fairness"], "min_support": {"rows": 30, "positives": 0}}},
+        sensitive_features=["gender", "region"],
+    )
+    labels = LABELS.copy()
+    one_class = (FRAME["gender"] == "m").to_numpy()
+    labels[one_class] = 1 - missing_class
+    weights = poisson_weights(len(labels), 300, seed=0)
+    report, gates, _ = evaluate_fairness(FRAME, labels, PREDICTED, weights, lenient)
+    assert "m" in report["gender"]["excluded_groups"]
+    undefined = "true_positive_rate" if missing_class == 1 else "false_positive_rate"
+    assert report["gender"]["groups"]["m"][undefined] is None
+    odds = next(g for g in gates if g.id == "fairness.gender.equalized_odds_difference")
+    assert odds.status is Status.NOT_GATED  # one group left: nothing to compare, and it says so
+    assert "fewer than two groups with enough support" in odds.message
+    kept = report["region"]["disparities"]["demographic_parity_difference"]
+    assert kept["value"] is not None

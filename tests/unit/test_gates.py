@@ -140,14 +140,26 @@ def test_make_gate_composes_the_id(kind: str, group: str | None, expected: str) 
 def test_make_gate_carries_the_estimate_bound_and_mode() -> None:
     subject = Subject("slice", "plan=basic", 200, 60)
     bound = Bound(min=0.8, mode=Mode.REPORT)
-    made = make_gate(subject, "recall", bound, estimate(0.6, 0.7, 0.65), level=0.9)
+    interval = Interval(0.65, 0.6, 0.7, 0.9)
+    made = make_gate(subject, "recall", bound, interval, level=0.5)  # the estimate's level wins
     assert made.status is Status.FAIL
     assert made.mode is Mode.REPORT
     assert (made.value, made.ci_low, made.ci_high) == (0.65, 0.6, 0.7)
     assert (made.bound, made.direction, made.ci_level) == (0.8, "min", 0.9)
     assert (made.n, made.positives) == (200, 60)
-    assert made.message == "plan=basic recall 0.65 < 0.80 (95% CI 0.60–0.70, n=200)"
+    assert made.message == "plan=basic recall 0.65 < 0.80 (90% CI 0.60–0.70, n=200)"
     assert not made.blocks(fail_on_inconclusive=True)
+    assert make_gate(subject, "recall", bound, None, level=0.5).ci_level == 0.5
+
+
+def test_an_undefined_estimate_is_not_gated_and_says_why() -> None:
+    subject = Subject("slice", "plan=basic", 200, 0)
+    made = make_gate(subject, "roc_auc", MIN, Interval(NAN, NAN, NAN, 0.95), level=0.95)
+    assert made.status is Status.NOT_GATED
+    assert (
+        made.message
+        == "plan=basic roc_auc: not gated (undefined on these rows, e.g. one class only, n=200)"
+    )
 
 
 def test_make_gate_turns_non_finite_numbers_into_none() -> None:

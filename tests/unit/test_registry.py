@@ -23,8 +23,8 @@ from conveyor.evaluate.registry import (
     METRICS,
     OVERALL,
     Scored,
-    known_disparity,
-    known_metric,
+    known_disparities,
+    known_metrics,
     rates_from_counts,
 )
 
@@ -286,17 +286,18 @@ def test_rates_from_counts_refuses_a_score_metric() -> None:
 
 
 def test_known_names_pass_through() -> None:
-    assert known_metric("roc_auc") == "roc_auc"
-    assert known_disparity("equalized_odds_ratio") == "equalized_odds_ratio"
+    bounds = {"roc_auc": 1, "brier": 2}
+    assert known_metrics(bounds) is bounds
+    assert known_disparities({"equalized_odds_ratio": 1}) == {"equalized_odds_ratio": 1}
 
 
 def test_an_unknown_metric_is_rejected_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown metric 'auc'") as caught:
-        known_metric("auc")
+    with pytest.raises(ValueError, match=r"unknown metric\(s\) \['auc'\]") as caught:
+        known_metrics({"roc_auc": 1, "auc": 2})
     assert all(name in str(caught.value) for name in METRICS)
 
 
 def test_an_unknown_disparity_is_rejected_with_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown fairness metric 'roc_auc'") as caught:
-        known_disparity("roc_auc")
+    with pytest.raises(ValueError, match=r"unknown fairness metric\(s\) \['roc_auc'\]") as caught:
+        known_disparities({"roc_auc": 1})
     assert all(name in str(caught.value) for name in DISPARITIES)

@@ -80,20 +80,18 @@ def ratio(numerator: Array, denominator: Array) -> Array:
 def _per_score(labels: Array, scores: Array, weights: Array | None) -> tuple[Array, Array]:
     """Positive and negative weight per distinct score, scores ascending: (resamples, scores).
 
-    Rows are sorted by score once; per distinct score the weights come from differences of
-    running sums (cheaper than a grouped sum over thousands of score values).
+    Rows are sorted by score once and each run of equal scores is summed in place
+    (`reduceat`, accumulating in float64), which needs no float64 copy of the (resamples, rows)
+    weights; the negatives' weight is the total's minus the positives'.
     """
     order = np.argsort(scores, kind="stable")
     sorted_scores = scores[order]
-    ends = np.flatnonzero(np.r_[sorted_scores[1:] != sorted_scores[:-1], True])
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
     positive = (labels[order] == 1).astype(np.float32)
     matrix = np.ones((1, labels.size), dtype=np.float32) if weights is None else weights[:, order]
-
-    def per_score(values: Array) -> Array:
-        running = np.cumsum(values, axis=1, dtype=np.float64)[:, ends]
-        return np.diff(running, axis=1, prepend=0.0)
-
-    return per_score(matrix * positive), per_score(matrix * (1 - positive))
+    total = np.add.reduceat(matrix, starts, axis=1, dtype=np.float64)
+    pos = np.add.reduceat(matrix * positive, starts, axis=1, dtype=np.float64)
+    return pos, total - pos
 
 
 def _one_or_many(result: Array, weights: Array | None) -> Array:

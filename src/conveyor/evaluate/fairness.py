@@ -96,8 +96,12 @@ def _grouping(
 ) -> tuple[Grouping, Array]:
     names, codes = np.unique(group_labels(frame, name).to_numpy(dtype=str), return_inverse=True)
     counts = group_counts(labels, predicted, codes, len(names), None)
-    positives = counts[:, 0] + counts[:, 2]
-    included = (counts.sum(axis=1) >= support.rows) & (positives >= support.positives)
+    rows, positives = counts.sum(axis=1), counts[:, 0] + counts[:, 2]
+    # Both classes present, whatever `min_support` allows: with no positives (or negatives) a
+    # group's TPR (or FPR) is undefined, and an undefined rate would make every disparity NaN.
+    included = (
+        (rows >= support.rows) & (positives >= max(support.positives, 1)) & (rows - positives >= 1)
+    )
     return Grouping(name, [str(n) for n in names], counts, included), codes
 
 

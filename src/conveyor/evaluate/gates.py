@@ -77,6 +77,8 @@ def make_gate(
     reason: str | None = None,
 ) -> GateResult:
     """A gate from an estimate; `reason` (e.g. too little support) makes it `not gated`."""
+    if reason is None and estimate is not None and not math.isfinite(estimate.value):
+        reason = "undefined on these rows, e.g. one class only"
     status = Status.NOT_GATED if estimate is None or reason else judge(estimate, bound)
     where, n = subject.group, subject.n
     message = describe(
@@ -96,7 +98,7 @@ def make_gate(
         value=_finite(estimate.value) if estimate else None,
         ci_low=_finite(estimate.low) if estimate else None,
         ci_high=_finite(estimate.high) if estimate else None,
-        ci_level=level,
+        ci_level=estimate.level if estimate else level,
         bound=bound.value,
         direction=bound.direction,
         n=n,

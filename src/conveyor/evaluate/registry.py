@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from conveyor.evaluate.bootstrap import (
     weighted_average_precision,
     weighted_mean,
 )
+
+_Bounds = TypeVar("_Bounds", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
@@ -157,15 +160,17 @@ DISPARITIES: Mapping[str, Disparity] = {d.name: d for d in _DISPARITIES}
 """Every fairness metric a gate may bound, by name."""
 
 
-def known_metric(name: str) -> str:
-    """For params validation: a gated metric must be one Conveyor computes."""
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
-    return name
+def known_metrics(bounds: _Bounds) -> _Bounds:
+    """For params validation: every gated metric must be one Conveyor computes."""
+    unknown = [name for name in bounds if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    return bounds
 
 
-def known_disparity(name: str) -> str:
+def known_disparities(bounds: _Bounds) -> _Bounds:
     """For params validation: a fairness bound must name a disparity Conveyor computes."""
-    if name not in DISPARITIES:
-        raise ValueError(f"unknown fairness metric {name!r}; known: {', '.join(DISPARITIES)}")
-    return name
+    unknown = [name for name in bounds if name not in DISPARITIES]
+    if unknown:
+        raise ValueError(f"unknown fairness metric(s) {unknown}; known: {', '.join(DISPARITIES)}")
+    return bounds
