@@ -41,11 +41,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     CONVEYOR_MODEL_PATH=/app/models/model.onnx \
     CONVEYOR_SIGNATURE_PATH=/app/models/signature.json \
-    CONVEYOR_HOST=0.0.0.0 \
-    CONVEYOR_PORT=8080 \
     CONVEYOR_GIT_SHA=${GIT_SHA}
 USER 10001:10001
 WORKDIR /app
+# The server's default port (serve/settings.py; a test keeps the two equal).
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-m", "conveyor.serve.healthcheck"]

@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from conveyor.config import load_settings
 from conveyor.features import model_inputs
 from conveyor.modelio import load_model
+from conveyor.paths import ProjectPaths
 
 _params = Path(os.environ.get("CONVEYOR_PARAMS", "params.yaml"))
 _settings = load_settings(_params)
-_model = load_model(_params.resolve().parent / "models" / "model.skops")
+_model = load_model(ProjectPaths(_params.resolve().parent).model)
 _threshold = _settings.model.threshold
 _positive = str(_settings.data.positive_label)
 

@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from conveyor.paths import ProjectPaths
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # `python bench/serve.py` puts bench/, not the root, on the path; the client helpers are the
@@ -47,8 +49,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 from tests.serve.client import client_records, free_port  # noqa: E402
 
-SIGNATURE = ROOT / "models" / "signature.json"
-MODEL = ROOT / "models" / "model.onnx"
+SIGNATURE = ProjectPaths(ROOT).signature
+MODEL = ProjectPaths(ROOT).onnx_model
 WRK_SECONDS = 8
 
 
@@ -103,9 +105,7 @@ def records(count: int) -> list[dict[str, Any]]:
     from conveyor.features import model_inputs
 
     settings = load_settings(ROOT / "params.yaml")
-    frame = model_inputs(
-        pd.read_parquet(ROOT / "data" / "prepared" / "test.parquet"), settings.data
-    )
+    frame = model_inputs(pd.read_parquet(ProjectPaths(ROOT).test_data), settings.data)
     return client_records(frame.head(count))
 
 

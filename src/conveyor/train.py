@@ -75,6 +75,14 @@ def make_estimator(model: ModelSettings) -> ClassifierMixin:
             "model.hyperparameters.categorical_features is managed by Conveyor: native "
             "categorical splits do not survive the ONNX export, so categories are one-hot encoded"
         )
+    scoring = model.hyperparameters.get("scoring", "loss")
+    stops_early = model.hyperparameters.get("early_stopping", "auto") is not False
+    if model.estimator == "hist_gradient_boosting" and scoring != "loss" and stops_early:
+        raise ConfigError(
+            f"model.hyperparameters.scoring {scoring!r} with early stopping keeps a scorer "
+            "object in the fitted model that skops cannot save; use `scoring: loss` (the "
+            "default) or `early_stopping: false`"
+        )
     estimator.set_params(**model.hyperparameters)
     if "random_state" in accepted:
         estimator.set_params(random_state=model.seed)

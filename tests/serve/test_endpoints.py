@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conveyor.config import load_settings
+from conveyor.contract import predict_labels
 from conveyor.features import model_inputs
 from conveyor.modelio import load_model
 from conveyor.paths import ProjectPaths
@@ -51,6 +52,6 @@ def test_http_predictions_equal_the_pipeline_on_the_whole_test_set(
     assert positive == str(settings.data.positive_label)
     assert {p["label"] for p in received} <= set(signature["output"]["classes"])
     http_positive = np.array([p["label"] == positive for p in received])
-    sklearn_positive = expected >= settings.model.threshold
+    sklearn_positive = predict_labels(expected, settings.model.threshold).astype(bool)
     differ = http_positive != sklearn_positive
     assert not (differ & (np.abs(expected - settings.model.threshold) > tolerance)).any()

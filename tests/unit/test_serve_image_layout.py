@@ -137,3 +137,17 @@ def test_the_repositorys_dockerfile_copies_the_package() -> None:
         for source in copy.sources
     ]
     assert "src/conveyor/serve" in copied
+
+
+def test_the_image_exposes_the_port_the_server_listens_on_by_default() -> None:
+    """The image sets no CONVEYOR_HOST or CONVEYOR_PORT: the server's own defaults apply, and
+    EXPOSE (documentation for `docker run -P` and orchestrators) must name the same port."""
+    from conveyor.serve.settings import ServeSettings
+
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    exposed = [value for keyword, value in instructions(dockerfile) if keyword == "EXPOSE"]
+    assert exposed == [str(ServeSettings().port)]
+    assert ServeSettings().host == "0.0.0.0"  # reachable from outside the container
+    for name in ("CONVEYOR_HOST", "CONVEYOR_PORT"):
+        with pytest.raises(AssertionError):
+            environment_value(dockerfile, name)

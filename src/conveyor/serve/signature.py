@@ -15,8 +15,6 @@ from typing import Any
 
 from conveyor.contract import MISSING_CATEGORY, ONNX_TYPES
 
-"""The graph input type each JSON type feeds: what `check_against_graph` expects to find."""
-
 
 class SignatureError(RuntimeError):
     """The model files are missing, unreadable, or describe different models."""
