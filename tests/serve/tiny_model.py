@@ -202,5 +202,11 @@ REFUSED: list[Refused] = [
     Refused("a_number", b"42", 422, "got the number 42"),
     Refused("a_string", b'"a string"', 422, "got a string"),
     Refused("null", b"null", 422, "got null"),
+    # Found by a hostile-input corpus as 500s: each is the client's mistake, not the server's.
+    Refused("deeply_nested", b"[" * 1_500 + b"]" * 1_500, 400, "nested too deeply"),
+    Refused("lone_surrogate_value", b'{"tenure": 1, "plan": "\\ud800"}', 422,
+            "field plan holds a lone UTF-16 surrogate"),
+    Refused("lone_surrogate_key", b'{"tenure": 1, "plan": "basic", "x\\udfff": 1}', 422,
+            "unknown field(s) x\\udfff"),
 ]  # fmt: skip
 """Every class of bad body, once; the validation and the app tests both run all of them."""

@@ -24,6 +24,9 @@ class RequestError(ValueError):
     """A request the server will not run; `status` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str) -> None:
+        # A message may echo the client's text (an unknown field name), which JSON lets hold
+        # a lone UTF-16 surrogate that no UTF-8 response can carry: escape it, never fail.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status = status
         self.message = message
@@ -51,6 +54,8 @@ def parse_strict_json(body: bytes) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, f"request body is not valid JSON: {error}") from None
+    except RecursionError:  # thousands of nested brackets exhaust the parser's stack
+        raise RequestError(400, "request body is nested too deeply to be a record") from None
 
 
 def to_batch(payload: Any, signature: Signature, max_batch: int) -> Batch:
@@ -146,6 +151,12 @@ def _stripped_text_or_missing(index: int, name: str, raw: Any, missing: str) -> 
         raise RequestError(
             422, f"record {index}: field {name} must be a string or null, got {_describe(raw)}"
         )
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # JSON's \ud800 escape decodes to a string that is not text
+        raise RequestError(
+            422, f"record {index}: field {name} holds a lone UTF-16 surrogate, which is not text"
+        ) from None
     return raw.strip()
 
 
