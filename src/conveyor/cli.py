@@ -96,16 +96,10 @@ def _read_output(path: Path) -> Any:
 
 
 def _read_verdict(path: Path) -> Verdict:
-    """`metrics/gates.json` read into the shared type. A file this version cannot read is the
-    user's to regenerate (exit 2), never mistaken for a blocked build (exit 1) or our bug."""
-    from conveyor.verdict import Verdict
+    """`metrics/gates.json` read into the shared type."""
+    from conveyor.verdict import load_verdict
 
-    try:
-        return Verdict.from_dict(_read_output(path))
-    except (ValueError, TypeError, KeyError) as error:
-        raise StaleOutputError(
-            f"{path} is not a gates file this version reads ({error}): run `make run` again"
-        ) from None
+    return load_verdict(_read_output(path), str(path))
 
 
 def _check_outputs(paths: ProjectPaths) -> int:

@@ -16,7 +16,7 @@ import yaml
 from conveyor.errors import ConveyorError
 from conveyor.paths import ProjectPaths
 from conveyor.report import ModelState
-from conveyor.verdict import Verdict
+from conveyor.verdict import Verdict, load_verdict
 
 
 def _load(text: str | None, parse: Any) -> Any:
@@ -28,9 +28,10 @@ def _verdict(text: str | None, where: str) -> Verdict | None:
     if text is None:
         return None
     try:
-        return Verdict.from_dict(json.loads(text))
-    except (ValueError, TypeError, KeyError) as error:
-        raise ConveyorError(f"{where} is not a gates file this version reads: {error}") from None
+        document: Any = json.loads(text)
+    except ValueError:
+        document = text  # not JSON at all: `load_verdict` names the file like any other misfit
+    return load_verdict(document, where)
 
 
 def _base_verdict(text: str | None, where: str) -> Verdict | None:

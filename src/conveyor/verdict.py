@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from conveyor.errors import StaleOutputError
 
 Kind = Literal["overall", "slice", "fairness"]
 Direction = Literal["min", "max"]
@@ -92,8 +94,8 @@ class GateResult:
         values = {name: raw[name] for name in names}
         values["status"] = Status(raw["status"])
         values["mode"] = Mode(raw["mode"])
-        _check_choice(where, "kind", raw["kind"], ("overall", "slice", "fairness"))
-        _check_choice(where, "direction", raw["direction"], ("min", "max"))
+        _check_choice(where, "kind", raw["kind"], get_args(Kind))
+        _check_choice(where, "direction", raw["direction"], get_args(Direction))
         for name in ("id", "metric", "message"):
             _check_type(where, name, raw[name], str)
         _check_type(where, "group", raw["group"], str, optional=True)
@@ -163,6 +165,18 @@ class Verdict:
         if not isinstance(bootstrap, Mapping):
             raise ValueError("`bootstrap` must be an object")
         return cls(tuple(GateResult.from_dict(g) for g in gates), strict, dict(bootstrap))
+
+
+def load_verdict(document: Any, where: str) -> Verdict:
+    """A parsed gates.json, or an error naming `where`: a file this version cannot read is the
+    user's to regenerate (exit 2), never a blocked build (exit 1) nor our bug. `conveyor gate`,
+    the summary and the report all read gates files through this."""
+    try:
+        return Verdict.from_dict(document)
+    except ValueError as error:
+        raise StaleOutputError(
+            f"{where} is not a gates file this version reads ({error}): run `make run` again"
+        ) from None
 
 
 def _check_choice(where: str, name: str, value: Any, allowed: tuple[str, ...]) -> None:

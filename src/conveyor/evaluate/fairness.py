@@ -84,11 +84,20 @@ class Grouping:
 
     @property
     def rows(self) -> Array:
-        return np.asarray(self.counts.sum(axis=1))
+        return _rows(self.counts)
 
     @property
     def positives(self) -> Array:
-        return np.asarray(self.counts[:, 0] + self.counts[:, 2])
+        return _positives(self.counts)
+
+
+def _rows(counts: Array) -> Array:
+    return np.asarray(counts.sum(axis=-1))
+
+
+def _positives(counts: Array) -> Array:
+    """True positives plus false negatives: the rows whose label is positive."""
+    return np.asarray(counts[..., 0] + counts[..., 2])
 
 
 def _grouping(
@@ -96,7 +105,7 @@ def _grouping(
 ) -> tuple[Grouping, Array]:
     names, codes = np.unique(group_labels(frame, name).to_numpy(dtype=str), return_inverse=True)
     counts = group_counts(labels, predicted, codes, len(names), None)
-    rows, positives = counts.sum(axis=1), counts[:, 0] + counts[:, 2]
+    rows, positives = _rows(counts), _positives(counts)
     # Both classes present, whatever `min_support` allows: with no positives (or negatives) a
     # group's TPR (or FPR) is undefined, and an undefined rate would make every disparity NaN.
     included = (
@@ -134,7 +143,7 @@ def _gates(
 ) -> list[GateResult]:
     kept = grouping.counts[grouping.included]
     subject = Subject(
-        "fairness", grouping.name, int(kept.sum()), int(kept[:, 0].sum() + kept[:, 2].sum())
+        "fairness", grouping.name, int(_rows(kept).sum()), int(_positives(kept).sum())
     )
     gates = []
     for metric, bound in active(config.bounds.get(grouping.name, {})):

@@ -101,10 +101,11 @@ def evaluate_slices(
         }
         subject = Subject("slice", piece.name, len(piece.rows), positives)
         reason = f"support below {support.rows} rows / {support.positives} positives"
+        resamples = None if small else weights[:, piece.rows]  # one copy per slice, not per metric
         for metric, bound in active(gates_config.metrics):
             estimate = None
-            if not small:
-                samples = METRICS[metric].values(rows, weights[:, piece.rows])
+            if resamples is not None:
+                samples = METRICS[metric].values(rows, resamples)
                 estimate = interval(METRICS[metric].point(rows), samples, level)
             gate = make_gate(
                 subject, metric, bound, estimate, level=level, reason=reason if small else None
