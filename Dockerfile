@@ -1,5 +1,6 @@
 # The serving image: a virtual environment with the runtime dependencies only (numpy,
-# onnxruntime, starlette, uvicorn), the conveyor.serve package, model.onnx and signature.json.
+# onnxruntime, msgspec, starlette, uvicorn with uvloop and httptools), the conveyor.serve
+# package, model.onnx and signature.json.
 # Build it after `dvc repro` (it copies models/); `make image` passes the build arguments.
 ARG BASE_IMAGE=python:3.12-slim
 

@@ -7,6 +7,7 @@ socket, fuzzing, the runtime-only environment).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -16,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from conveyor import __version__
 from conveyor.serve.app import create_app, create_app_from_environment
@@ -257,6 +262,66 @@ def test_no_bad_request_ever_answers_500(files: ModelFiles) -> None:
         metrics = client.get("/metrics").text
         assert 'status="500"' not in metrics
         assert client.get("/health").status_code == 200
+
+
+_JSONISH = st.one_of(
+    st.binary(max_size=80),
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=5)),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    ).map(lambda value: json.dumps(value).encode()),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_JSONISH, content_type=st.sampled_from(["application/json", "text/plain", ""]))
+def test_no_body_whatever_its_bytes_answers_5xx(
+    files: ModelFiles, body: bytes, content_type: str
+) -> None:
+    """Raw bytes and arbitrary JSON, not only schema-shaped requests (schemathesis does those
+    against the live server): every answer is a 2xx or a 4xx in the `Error` shape."""
+    with TestClient(create_app(_settings(files)), raise_server_exceptions=False) as client:
+        headers = {"content-type": content_type} if content_type else {}
+        reply = client.post("/predict", content=body, headers=headers)
+        assert reply.status_code < 500, reply.text
+        if reply.status_code >= 400:
+            assert set(reply.json()) == {"error"}
+
+
+def test_the_router_serves_predict_as_the_shortcut_does(files: ModelFiles) -> None:
+    """Mounted under a prefix, POST /predict goes through Starlette's router instead of the
+    shortcut in front of it: the same endpoint, the same answers."""
+    inner = create_app(_settings(files))
+    record = example_record(files.document)
+    mounted = TestClient(Starlette(routes=[Mount("/model", app=inner)]))
+    with mounted, TestClient(create_app(_settings(files))) as direct:
+        for body in ([record, {**record, "plan": None}], {"tenure": "x", "plan": None}):
+            through_router = mounted.post("/model/predict", json=body)
+            shortcut = direct.post("/predict", json=body)
+            assert through_router.status_code == shortcut.status_code
+            assert through_router.json() == shortcut.json()
+
+
+def test_a_client_gone_before_its_body_gets_no_answer_and_no_error(files: ModelFiles) -> None:
+    app = create_app(_settings(files))
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/predict", "headers": [],
+        "query_string": b"", "root_path": "",
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
 
 
 def test_our_own_bug_is_a_logged_json_500_and_serving_goes_on(

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,10 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from conveyor import __version__
 from conveyor.serve.model import OnnxModel
 from conveyor.serve.openapi import build_openapi
+from conveyor.serve.predict import PredictEndpoint, encode_error, send_json
 from conveyor.serve.settings import ServeSettings
 from conveyor.serve.signature import load_signature
 from conveyor.serve.telemetry import Telemetry
-from conveyor.serve.validation import RequestError, parse_strict_json, to_batch
 
 log = logging.getLogger("conveyor.serve")
 ROUTES = ("/predict", "/health", "/ready", "/metadata", "/metrics", "/openapi.json")
@@ -50,6 +51,9 @@ class _State:
             }
         )
         self.openapi = build_openapi(model.signature, settings.max_batch, __version__)
+        self.predict = PredictEndpoint(
+            model, self.telemetry, self.version, settings.max_batch, settings.max_body_bytes
+        )
         self.ready = False
 
 
@@ -61,48 +65,6 @@ def model_id(onnx_sha256: str) -> str:
 def _error(status: int, message: str) -> JSONResponse:
     """Every non-2xx has the same JSON shape, the OpenAPI `Error`, so clients parse one."""
     return JSONResponse({"error": message}, status_code=status)
-
-
-async def _body_within_limit(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as its declared or streamed size passes the limit, so
-    a huge or endless upload never sits in memory whole."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"request body of {declared} bytes exceeds {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def predict(request: Request) -> Response:
-    """Validate the whole batch, then one model call: onnxruntime never sees bad input."""
-    state: _State = request.app.state.conveyor
-    content_type = request.headers.get("content-type", "application/json")
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        return _error(415, f"content-type must be application/json, got {content_type!r}")
-    try:
-        body = await _body_within_limit(request, state.settings.max_body_bytes)
-        batch = to_batch(parse_strict_json(body), state.model.signature, state.settings.max_batch)
-    except RequestError as refused:
-        return _error(refused.status, refused.message)
-    probabilities = state.model.probabilities(batch.columns)
-    labels = state.model.labels(probabilities)
-    telemetry = state.telemetry
-    for feature, count in batch.unknown_categories.items():
-        telemetry.unknown_categories.inc({"feature": feature}, count)
-    for label in set(labels):
-        telemetry.predictions.inc({"class": label}, labels.count(label))
-    predictions = [
-        {"label": label, "probability": float(p)}
-        for label, p in zip(labels, probabilities, strict=True)
-    ]
-    return JSONResponse({"model_version": state.version, "predictions": predictions})
 
 
 async def health(request: Request) -> Response:
@@ -158,10 +120,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail))
 
 
+SERVER_ERROR = "internal error; the server logged the details"
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     """Our bug: the details go to the log, never to the client."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _error(500, "internal error; the server logged the details")
+    return _error(500, SERVER_ERROR)
+
+
+def _record(telemetry: Telemetry, scope: Scope, status: int, seconds: float) -> None:
+    """One request in the metrics, by route (unknown paths and methods share one label, so
+    a scanner cannot grow the metrics without bound)."""
+    path = scope["path"] if scope["path"] in ROUTES else "other"
+    method = scope["method"] if scope["method"] in METHODS else "other"
+    telemetry.count_request(path, method, status, seconds)
 
 
 class TelemetryMiddleware:
@@ -187,11 +160,35 @@ class TelemetryMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            path = scope["path"] if scope["path"] in ROUTES else "other"
-            labels = {"endpoint": path, "status": str(status)}
-            self.telemetry.latency.observe(time.perf_counter() - start, labels)
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            self.telemetry.requests.inc({**labels, "method": method})
+            _record(self.telemetry, scope, status, time.perf_counter() - start)
+
+
+class ServingApp(Starlette):
+    """Starlette for every route, with one shortcut: `POST /predict`, the call that carries
+    the load, goes straight to its endpoint instead of through the middleware and the
+    router, and is timed, counted and guarded against our own bugs here, as the middleware
+    and the 500 handler do for the rest. (The router keeps its /predict route, so the app
+    mounted under a prefix still serves it, and other methods still get a 405.)"""
+
+    def __init__(self, state: _State, **options: Any) -> None:
+        super().__init__(**options)
+        self.state.conveyor = state
+        self._predict = state.predict
+        self._telemetry = state.telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            answer = await self._predict.answer(scope, receive)
+        except Exception:
+            log.exception("unhandled error on POST /predict")
+            answer = (500, encode_error(SERVER_ERROR))
+        if answer is not None:
+            await send_json(send, *answer)
+            _record(self._telemetry, scope, answer[0], time.perf_counter() - start)
 
 
 def create_app(settings: ServeSettings) -> Starlette:
@@ -213,9 +210,10 @@ def create_app(settings: ServeSettings) -> Starlette:
         state.ready = False
         log.info("shutting down")
 
-    app = Starlette(
+    app = ServingApp(
+        state,
         routes=[
-            Route("/predict", predict, methods=["POST"]),
+            Route("/predict", state.predict, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
             Route("/metadata", metadata, methods=["GET"]),
@@ -225,7 +223,6 @@ def create_app(settings: ServeSettings) -> Starlette:
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    app.state.conveyor = state
     app.add_middleware(TelemetryMiddleware, telemetry=state.telemetry)
     return app
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from conveyor.contract import MISSING_CATEGORY, ONNX_TYPES
+from conveyor.contract import MISSING_CATEGORY, NUMBER, ONNX_TYPES
 
 
 class SignatureError(RuntimeError):
@@ -28,6 +29,11 @@ class InputField:
     kind: str
     categories: frozenset[str] = frozenset()
     missing_value: str = MISSING_CATEGORY
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Values that are not an unseen category: the categories and the missing value."""
+        return self.categories | {self.missing_value}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,16 @@ class Signature:
     def names(self) -> tuple[str, ...]:
         """Input names in signature order, the order every error message lists them in."""
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def numeric_fields(self) -> tuple[tuple[int, InputField], ...]:
+        """The number inputs with their positions (the server builds them as one matrix)."""
+        return tuple((i, f) for i, f in enumerate(self.fields) if f.kind == NUMBER)
+
+    @cached_property
+    def text_fields(self) -> tuple[tuple[int, InputField], ...]:
+        """The string inputs with their positions."""
+        return tuple((i, f) for i, f in enumerate(self.fields) if f.kind != NUMBER)
 
     @property
     def model_info(self) -> dict[str, Any]:

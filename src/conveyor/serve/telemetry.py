@@ -32,9 +32,11 @@ class Counter:
         self._values: dict[Labels, float] = defaultdict(float)
         self._lock = threading.Lock()
 
-    def inc(self, labels: Mapping[str, str], amount: float = 1.0) -> None:
+    def inc(self, labels: Labels, amount: float = 1.0) -> None:
+        """`labels` as (name, value) pairs sorted by name: built by the caller, not sorted
+        per call, as the hot path calls this for every request."""
         with self._lock:
-            self._values[tuple(sorted(labels.items()))] += amount
+            self._values[labels] += amount
 
     def render(self) -> Iterable[str]:
         yield f"# HELP {self.name} {self.help}"
@@ -50,11 +52,14 @@ class Histogram:
         self._sums: dict[Labels, float] = defaultdict(float)
         self._lock = threading.Lock()
 
-    def observe(self, value: float, labels: Mapping[str, str]) -> None:
-        key = tuple(sorted(labels.items()))
+    def observe(self, value: float, key: Labels) -> None:
+        """`key` as (name, value) pairs sorted by name, as for `Counter.inc`."""
+        bucket = bisect.bisect_left(self.buckets, value)
         with self._lock:
-            counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
-            counts[bisect.bisect_left(self.buckets, value)] += 1
+            counts = self._counts.get(key)
+            if counts is None:  # first of its labels: not a new list on every call
+                counts = self._counts[key] = [0] * (len(self.buckets) + 1)
+            counts[bucket] += 1
             self._sums[key] += value
 
     def render(self) -> Iterable[str]:
@@ -90,6 +95,26 @@ class Telemetry:
             "Categorical values not seen in training (accepted, encoded as all-zero).",
         )
         self._info = model_labels
+        self._request_keys: dict[tuple[str, str, int], tuple[Labels, Labels]] = {}
+
+    def count_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """One answered request: its latency and its count."""
+        keys = self._request_keys.get((endpoint, method, status))
+        if keys is None:  # built once per route, method and status, not per request
+            code = str(status)
+            keys = self._request_keys[endpoint, method, status] = (
+                (("endpoint", endpoint), ("status", code)),
+                (("endpoint", endpoint), ("method", method), ("status", code)),
+            )
+        self.latency.observe(seconds, keys[0])
+        self.requests.inc(keys[1])
+
+    def count_predictions(self, labels: list[str], unknown: Mapping[str, int]) -> None:
+        """One batch's predicted classes and its unseen categories per input."""
+        for label in set(labels):
+            self.predictions.inc((("class", label),), labels.count(label))
+        for feature, count in unknown.items():
+            self.unknown_categories.inc((("feature", feature),), count)
 
     def render(self) -> str:
         lines = [
