@@ -107,7 +107,8 @@ format: setup ## apply ruff's fixes and formatting
 bench: run ## measure the pipeline (docs/benchmarks.md)
 	python bench/pipeline.py --write docs/benchmarks.md
 
-bench-serve: image ## measure the server against the alternatives (docs/serving-benchmarks.md)
+bench-serve: image ## measure the server against MLServer, BentoML and a bare app (docs/serving-benchmarks.md)
+	scripts/bench-tools.sh
 	python bench/serve.py --image $(IMAGE) --write docs/serving-benchmarks.md
 
 serve: run ## serve models/model.onnx on http://127.0.0.1:8080 (CONVEYOR_* variables apply)

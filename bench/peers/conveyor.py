@@ -1,0 +1,80 @@
+"""conveyor-serve itself, as a peer: this checkout's, and an earlier commit's for comparison.
+
+The earlier commit runs from a git worktree with its own runtime environment, installed
+from that commit's lock file (`uv sync --frozen --no-dev`), so "before" is the server as it
+shipped then, not today's dependencies under yesterday's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.peers import Peer, PeerUnavailableError
+
+
+def _encode(records: list[dict[str, object]]) -> bytes:
+    return json.dumps(records).encode()
+
+
+def _probabilities(body: bytes) -> list[float]:
+    return [p["probability"] for p in json.loads(body)["predictions"]]
+
+
+def peer(scratch: Path, root: Path) -> Peer:
+    """This checkout's server, from the project's environment."""
+    return _server("conveyor-serve", Path(sys.executable))
+
+
+def baseline_peer(scratch: Path, root: Path, revision: str) -> Peer:
+    """The server at `revision`, in a worktree under `scratch` with that commit's runtime."""
+    tree = scratch / "baseline"
+    try:
+        commit = _git(root, "rev-parse", "--short", f"{revision}^{{commit}}")
+        _git(root, "worktree", "add", "--detach", str(tree), commit)
+    except subprocess.CalledProcessError as error:
+        raise PeerUnavailableError(f"no worktree of {revision}: {error.stderr.strip()}") from None
+    uv = root / ".tools" / "bin" / "uv"
+    venv = scratch / "baseline-venv"
+    installed = subprocess.run(
+        [str(uv), "sync", "--frozen", "--no-dev", "--quiet", "--project", str(tree)],
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON": sys.executable},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if installed.returncode != 0:
+        lines = installed.stderr.strip().splitlines() or ["(no output)"]
+        raise PeerUnavailableError(f"{commit}'s runtime did not install: {lines[-1]}")
+    return _server(f"conveyor-serve at {commit} (before)", venv / "bin" / "python")
+
+
+def _server(name: str, python: Path) -> Peer:
+    """`python -m conveyor.serve` on the benchmark's port, logging warnings only."""
+    return Peer(
+        name=name,
+        command=[str(python), "-m", "conveyor.serve"],
+        env={
+            "CONVEYOR_PORT": "{port}",
+            "CONVEYOR_HOST": "127.0.0.1",
+            "CONVEYOR_LOG_LEVEL": "warning",
+        },
+        encode=_encode,
+        probabilities=_probabilities,
+    )
+
+
+def remove_baseline(scratch: Path, root: Path) -> None:
+    """Drop the worktree again, so the repository keeps no trace of the run."""
+    tree = scratch / "baseline"
+    if tree.exists():
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                       capture_output=True, check=False)  # fmt: skip
+
+
+def _git(root: Path, *arguments: str) -> str:
+    completed = subprocess.run(
+        ["git", "-C", str(root), *arguments], capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
