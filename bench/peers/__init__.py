@@ -3,8 +3,8 @@
 Each peer module offers `peer(scratch, root) -> Peer`: it prepares what the server needs
 (a throwaway virtual environment for servers that are not the project's dependencies, the
 model in the form that server loads) under `scratch`, and says how to start it and how to
-talk to it. A peer that cannot be installed or started here raises `PeerUnavailable` with the
-reason, which the benchmark prints in its results instead of a row.
+talk to it. A peer that cannot be installed or started here raises `PeerUnavailableError` with
+the reason, which the benchmark prints in its results instead of a row.
 """
 
 from __future__ import annotations

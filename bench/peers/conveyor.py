@@ -71,6 +71,8 @@ def remove_baseline(scratch: Path, root: Path) -> None:
     if tree.exists():
         subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
                        capture_output=True, check=False)  # fmt: skip
+    # And any worktree an interrupted run left registered under a deleted scratch directory.
+    subprocess.run(["git", "-C", str(root), "worktree", "prune"], capture_output=True, check=False)
 
 
 def _git(root: Path, *arguments: str) -> str:

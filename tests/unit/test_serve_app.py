@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -306,8 +307,13 @@ def test_the_router_serves_predict_as_the_shortcut_does(files: ModelFiles) -> No
             assert through_router.json() == shortcut.json()
 
 
-def test_a_client_gone_before_its_body_gets_no_answer_and_no_error(files: ModelFiles) -> None:
+@pytest.mark.parametrize("mounted", [False, True], ids=["shortcut", "router"])
+def test_a_client_gone_before_its_body_gets_no_answer_and_counts_499(
+    files: ModelFiles, mounted: bool
+) -> None:
+    """Neither an error of ours (500) nor an answer: counted as nginx's 499, on both paths."""
     app = create_app(_settings(files))
+    outer: Any = Starlette(routes=[Mount("/model", app=app)]) if mounted else app
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -316,12 +322,30 @@ def test_a_client_gone_before_its_body_gets_no_answer_and_no_error(files: ModelF
     async def send(message: Message) -> None:
         sent.append(message)
 
+    path = "/model/predict" if mounted else "/predict"
     scope = {
-        "type": "http", "method": "POST", "path": "/predict", "headers": [],
-        "query_string": b"", "root_path": "",
+        "type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+        "headers": [], "query_string": b"", "root_path": "",
     }  # fmt: skip
-    asyncio.run(app(scope, receive, send))
+    asyncio.run(outer(scope, receive, send))
     assert sent == []
+    assert 'status="499"' in app.state.conveyor.telemetry.render()
+
+
+def test_a_probability_that_is_not_a_number_is_a_500_never_a_null(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = client.app.state.conveyor.model  # type: ignore[attr-defined]
+
+    class NotANumber:
+        def run(self, outputs: object, feeds: dict[str, Any]) -> list[Any]:
+            rows = len(next(iter(feeds.values())))
+            return [np.full((rows, 2), np.nan, dtype=np.float32)]
+
+    monkeypatch.setattr(model, "_session", NotANumber())
+    reply = client.post("/predict", json={"tenure": 1, "plan": "basic"})
+    assert reply.status_code == 500
+    assert reply.json() == {"error": "internal error; the server logged the details"}
 
 
 def test_our_own_bug_is_a_logged_json_500_and_serving_goes_on(

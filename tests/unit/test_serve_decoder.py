@@ -181,3 +181,26 @@ def test_a_broken_record_body_gets_the_same_answer_from_both_readers(
     body = _to_bytes(payload, ascii_only=False)
     _same_answer(body[:cut] + junk + body[cut:])
     _same_answer(body[:cut])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"tenure": 1, "plan": " basic"}',
+        b'{"tenure": 1, "plan": "basic"}',
+        b'[{"tenure": 1, "plan": " basic"}, {"tenure": 2, "plan": " basic"}]',
+        b'[{"tenure": 1, "plan": "plus"}, {"tenure": 2, "plan": null}]',
+    ],
+)
+def test_a_hand_edited_signature_with_unstripped_categories_reads_alike(body: bytes) -> None:
+    """A category stored with a space can never match (requests are stripped): both readers,
+    one record or many, count it as unseen rather than pass it through as known."""
+    document = signature_document()
+    document["inputs"][1]["categories"] = [" basic", "plus"]
+    signature = parse_signature(document)
+    decoder = RequestDecoder(signature, MAX_BATCH)
+
+    def reference(raw: bytes) -> Batch:
+        return to_batch(parse_strict_json(raw), signature, MAX_BATCH)
+
+    assert _outcome(decoder.decode, body) == _outcome(reference, body)

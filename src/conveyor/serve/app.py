@@ -29,8 +29,8 @@ from conveyor.serve.signature import load_signature
 from conveyor.serve.telemetry import Telemetry
 
 log = logging.getLogger("conveyor.serve")
-ROUTES = ("/predict", "/health", "/ready", "/metadata", "/metrics", "/openapi.json")
-METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
+ROUTES = frozenset(("/predict", "/health", "/ready", "/metadata", "/metrics", "/openapi.json"))
+METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"))
 
 
 class _State:
@@ -121,6 +121,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 SERVER_ERROR = "internal error; the server logged the details"
+CLIENT_GONE = 499
+"""The status counted (never sent) for a request whose client left before it was answered,
+nginx's "client closed request": neither the server's fault (500) nor an answer."""
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -149,7 +152,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status = CLIENT_GONE  # an app that returns without answering: the client left
 
         async def send_and_record(message: Message) -> None:
             nonlocal status
@@ -159,6 +162,9 @@ class TelemetryMiddleware:
 
         try:
             await self.app(scope, receive, send_and_record)
+        except Exception:
+            status = 500 if status == CLIENT_GONE else status
+            raise
         finally:
             _record(self.telemetry, scope, status, time.perf_counter() - start)
 
@@ -181,14 +187,20 @@ class ServingApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         start = time.perf_counter()
+        status = 500
         try:
-            answer = await self._predict.answer(scope, receive)
-        except Exception:
-            log.exception("unhandled error on POST /predict")
-            answer = (500, encode_error(SERVER_ERROR))
-        if answer is not None:
+            try:
+                answer = await self._predict.answer(scope, receive)
+            except Exception:
+                log.exception("unhandled error on POST /predict")
+                answer = (500, encode_error(SERVER_ERROR))
+            if answer is None:
+                status = CLIENT_GONE
+                return
+            status = answer[0]
             await send_json(send, *answer)
-            _record(self._telemetry, scope, answer[0], time.perf_counter() - start)
+        finally:  # the route and method are known: no need for _record's normalising
+            self._telemetry.count_request("/predict", "POST", status, time.perf_counter() - start)
 
 
 def create_app(settings: ServeSettings) -> Starlette:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,22 @@ class OnnxModel:
         check_against_graph(signature, inputs, outputs)
         self.signature = signature
 
-    def probabilities(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Positive-class probability per row, from one `run` over the whole batch."""
-        (table,) = self._session.run([self.signature.probability_output], columns)
-        return np.asarray(table)[:, self.signature.positive_index].astype(np.float64)
+    def probabilities(self, columns: dict[str, np.ndarray]) -> list[float]:
+        """Positive-class probability per row, from one `run` over the whole batch.
 
-    def labels(self, probabilities: np.ndarray) -> list[str]:
-        """Class names by the contract's threshold rule, the one the pipeline evaluated with."""
+        As Python floats (each float32 widened exactly): what the response carries and what
+        `labels` compares, with no further numpy call on the hot path.
+        """
+        (table,) = self._session.run([self.signature.probability_output], columns)
+        scores: list[float] = table[:, self.signature.positive_index].tolist()
+        if not all(map(math.isfinite, scores)):  # JSON has no NaN: a 500 of ours, never null
+            raise FloatingPointError("the model returned a probability that is not a number")
+        return scores
+
+    def labels(self, probabilities: list[float]) -> list[str]:
+        """Class names by the contract's threshold rule, the one the pipeline evaluated with
+        (compared in float64, as evaluation does)."""
         positive = self.signature.classes[self.signature.positive_index]
         negative = self.signature.classes[1 - self.signature.positive_index]
-        chosen = predict_labels(probabilities, self.signature.threshold)
+        chosen = predict_labels(np.array(probabilities), self.signature.threshold)
         return [positive if label else negative for label in chosen.tolist()]

@@ -59,7 +59,7 @@ class PredictEndpoint:
         self._telemetry.count_predictions(labels, batch.unknown_categories)
         predictions = [
             {"label": label, "probability": p}
-            for label, p in zip(labels, probabilities.tolist(), strict=True)
+            for label, p in zip(labels, probabilities, strict=True)
         ]
         return 200, _encode({"model_version": self._version, "predictions": predictions})
 

@@ -35,6 +35,13 @@ class InputField:
         """Values that are not an unseen category: the categories and the missing value."""
         return self.categories | {self.missing_value}
 
+    @cached_property
+    def unchanged(self) -> frozenset[str]:
+        """Known values that stripping leaves as they are: a request value in this set is
+        served exactly as sent (training stored its categories stripped, so this is all of
+        `known` for an exported model; a hand-edited signature may differ)."""
+        return frozenset(value for value in self.known if value == value.strip())
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -61,6 +68,16 @@ class Signature:
     def text_fields(self) -> tuple[tuple[int, InputField], ...]:
         """The string inputs with their positions."""
         return tuple((i, f) for i, f in enumerate(self.fields) if f.kind != NUMBER)
+
+    @cached_property
+    def numeric_names(self) -> tuple[str, ...]:
+        """The number inputs' names, in the order of `numeric_fields`."""
+        return tuple(f.name for _, f in self.numeric_fields)
+
+    @cached_property
+    def text_names(self) -> tuple[str, ...]:
+        """The string inputs' names, in the order of `text_fields`."""
+        return tuple(f.name for _, f in self.text_fields)
 
     @property
     def model_info(self) -> dict[str, Any]:

@@ -111,8 +111,11 @@ class Telemetry:
 
     def count_predictions(self, labels: list[str], unknown: Mapping[str, int]) -> None:
         """One batch's predicted classes and its unseen categories per input."""
-        for label in set(labels):
-            self.predictions.inc((("class", label),), labels.count(label))
+        if len(labels) == 1:  # the usual request: no set to build, nothing to count
+            self.predictions.inc((("class", labels[0]),))
+        else:
+            for label in set(labels):
+                self.predictions.inc((("class", label),), labels.count(label))
         for feature, count in unknown.items():
             self.unknown_categories.inc((("feature", feature),), count)
 

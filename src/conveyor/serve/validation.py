@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from conveyor.contract import FLOAT32_MAX, NUMBER, NUMERIC_DTYPE
-from conveyor.serve.signature import Signature
+from conveyor.serve.signature import InputField, Signature
 
 
 class RequestError(ValueError):
@@ -124,7 +124,8 @@ class RequestDecoder:
         )
         self._record = record
         self._decode = msgspec.json.Decoder(record | list[record]).decode  # type: ignore[valid-type]
-        self._row = attrgetter(*attributes, "i0")  # a tuple even for a one-input model
+        # A tuple of the record's values; attrgetter of one name would give the bare value.
+        self._row = attrgetter(*attributes) if len(attributes) > 1 else _one_tuple
 
     def decode(self, body: bytes) -> Batch:
         """The batch, or the RequestError `to_batch` raises for this body."""
@@ -142,67 +143,68 @@ class RequestDecoder:
         return to_batch(parse_strict_json(body), self._signature, self._max_batch)
 
 
+def _one_tuple(record: Any) -> tuple[Any]:
+    return (record.i0,)
+
+
 def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
     """Checked values, one sequence per input in signature order -> the graph's columns.
 
-    Numbers are floats or ints within float32's range, or None (missing: NaN, which the
-    model's imputer fills as in training); texts are str or None (missing: the signature's
-    missing value) and lose their surrounding spaces, as training strips them, so " Private"
-    is the category "Private". All numbers go through numpy as one matrix and all texts as
-    another, and the common case (no missing text, no unseen category) stays in C (`map`,
-    `issuperset`), so a request costs a few numpy calls whatever its inputs and rows.
+    Numbers are floats within float32's range or None (missing: NaN, which the model's
+    imputer fills as in training); texts are str or None, cleaned by `_clean_texts`. All
+    numbers go through numpy as one matrix and all texts as another, so a request costs a few
+    numpy calls whatever its number of inputs and rows.
     """
     columns: dict[str, np.ndarray] = {}
     size = len(values[0])
     numbers = signature.numeric_fields
     if numbers:
         matrix = np.array([values[position] for position, _ in numbers], dtype=NUMERIC_DTYPE)
-        stacked = matrix.reshape(len(numbers), size, 1)  # None became NaN
-        for row, (_, spec) in enumerate(numbers):
-            columns[spec.name] = stacked[row]
+        # None became NaN; each (size, 1) slice of the stack is one input's column
+        columns.update(
+            zip(signature.numeric_names, matrix.reshape(len(numbers), size, 1), strict=True)
+        )
     unknown: dict[str, int] = {}
     texts = signature.text_fields
     if texts:
-        table = []
-        for position, spec in texts:
-            raw = values[position]
-            if spec.known.issuperset(raw):  # the usual column: known values, already stripped
-                table.append(raw)
-                continue
-            missing = spec.missing_value
-            column = [missing if text is None else text.strip() for text in raw]
-            if not spec.known.issuperset(column):
-                unknown[spec.name] = sum(1 for text in column if text not in spec.known)
-            table.append(column)
+        table = [_clean_texts(spec, values[position], unknown) for position, spec in texts]
         stacked = np.array(table, dtype=object).reshape(len(texts), size, 1)
-        for row, (_, spec) in enumerate(texts):
-            columns[spec.name] = stacked[row]
+        columns.update(zip(signature.text_names, stacked, strict=True))
     return Batch(columns=columns, unknown_categories=unknown)
 
 
+def _clean_texts(spec: InputField, raw: Sequence[str | None], unknown: dict[str, int]) -> Any:
+    """One text input's values as the graph takes them: null is the signature's missing
+    value, surrounding spaces go (training strips them, so " Private" is "Private"), and
+    values seen in no training row are counted into `unknown` (they are still served).
+
+    The usual column, every value a known category that needs no stripping, is returned as it
+    came after one set comparison in C.
+    """
+    if spec.unchanged.issuperset(raw):
+        return raw
+    missing = spec.missing_value
+    column = [missing if text is None else text.strip() for text in raw]
+    if not spec.known.issuperset(column):
+        unknown[spec.name] = sum(1 for text in column if text not in spec.known)
+    return column
+
+
 def _assemble_one(signature: Signature, row: Sequence[Any]) -> Batch:
-    """`_assemble` for one record (values in signature order), the most common request:
-    the same columns with two numpy calls and no per-column loops over one-item lists. The
-    differential tests hold the two to the same answers."""
+    """`_assemble` for one record (its values in signature order), the most common request:
+    the same columns, built from the row directly rather than from one-item columns."""
     numbers, texts = signature.numeric_fields, signature.text_fields
     columns: dict[str, np.ndarray] = {}
     if numbers:
         stacked = np.array([row[position] for position, _ in numbers], dtype=NUMERIC_DTYPE)
-        stacked = stacked.reshape(len(numbers), 1, 1)
-        for index, (_, spec) in enumerate(numbers):
-            columns[spec.name] = stacked[index]
+        columns.update(
+            zip(signature.numeric_names, stacked.reshape(len(numbers), 1, 1), strict=True)
+        )
     unknown: dict[str, int] = {}
     if texts:
-        cleaned = []
-        for position, spec in texts:
-            text = row[position]
-            text = spec.missing_value if text is None else text.strip()
-            if text not in spec.known:
-                unknown[spec.name] = 1
-            cleaned.append(text)
+        cleaned = [_clean_texts(spec, (row[position],), unknown) for position, spec in texts]
         stacked = np.array(cleaned, dtype=object).reshape(len(texts), 1, 1)
-        for index, (_, spec) in enumerate(texts):
-            columns[spec.name] = stacked[index]
+        columns.update(zip(signature.text_names, stacked, strict=True))
     return Batch(columns=columns, unknown_categories=unknown)
 
 
