@@ -6,7 +6,10 @@
 #     binding (onnxruntime_pybind11_state) links onnxruntime statically and never loads it.
 #   - onnxruntime's offline tool packages (transformers, quantization, tools, datasets).
 #   - numpy's build-time and test packages (f2py, distutils, tests, testing is kept: numpy
-#     imports it lazily from a few public functions).
+#     imports it lazily from a few public functions), and its C headers and static library
+#     (_core/include, _core/lib), which only compiling against numpy reads.
+#   - Source and stub files no interpreter loads: Cython sources (.pyx, .pxd: uvloop ships
+#     its own), C sources and headers (.c, .h) and type stubs (.pyi).
 # Usage: scripts/prune-runtime.sh VENV
 set -euo pipefail
 
@@ -28,5 +31,8 @@ done
 rm -rf \
   "$site"/onnxruntime/capi/libonnxruntime.so.* \
   "$site"/onnxruntime/{transformers,quantization,tools,datasets} \
-  "$site"/numpy/{f2py,distutils}
+  "$site"/numpy/{f2py,distutils} \
+  "$site"/numpy/_core/{include,lib}
 find "$site/numpy" "$site/onnxruntime" -depth -type d -name tests -exec rm -rf {} +
+find "$site" -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.pyi' -o -name '*.c' \
+  -o -name '*.h' \) -delete
