@@ -319,7 +319,7 @@ def container_figures(image: str) -> dict[str, float]:
             check=True, capture_output=True, env=env,
         )  # fmt: skip
         try:
-            wait_for_health(f"http://127.0.0.1:{port}")
+            wait_for_health(f"http://127.0.0.1:{port}/health")
             starts.append(time.perf_counter() - started)
         finally:
             subprocess.run([engine, "rm", "-f", name], capture_output=True, env=env, check=False)
@@ -506,7 +506,10 @@ def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
         )
         results["venv_mib"] = {"installed": installed, "runtime": runtime, "naive": naive}
     if image:
-        results["container"] = container_figures(image)
+        try:
+            results["container"] = container_figures(image)
+        except (PeerUnavailableError, subprocess.CalledProcessError) as error:
+            results["unavailable"]["image"] = str(error)
     return results
 
 

@@ -208,5 +208,21 @@ REFUSED: list[Refused] = [
             "field plan holds a lone UTF-16 surrogate"),
     Refused("lone_surrogate_key", b'{"tenure": 1, "plan": "basic", "x\\udfff": 1}', 422,
             "unknown field(s) x\\udfff"),
+    # Invalid Unicode of every other kind, and nesting where a value belongs.
+    Refused("lone_low_surrogate", b'{"tenure": 1, "plan": "\\udc00"}', 422,
+            "field plan holds a lone UTF-16 surrogate"),
+    Refused("reversed_surrogate_pair", b'{"tenure": 1, "plan": "\\udc00\\ud800"}', 422,
+            "field plan holds a lone UTF-16 surrogate"),
+    Refused("utf8_encoded_surrogate", b'{"tenure": 1, "plan": "\xed\xa0\x80"}', 422,
+            "field plan holds a lone UTF-16 surrogate"),
+    Refused("invalid_utf8_in_string", b'{"tenure": 1, "plan": "\xc3\x28"}', 400,
+            "request body is not valid JSON"),
+    Refused("overlong_utf8", b'{"tenure": 1, "plan": "\xc0\xaf"}', 400,
+            "request body is not valid JSON"),
+    Refused("truncated_utf8", b'{"tenure": 1, "plan": "\xe2\x82"}', 400,
+            "request body is not valid JSON"),
+    Refused("deeply_nested_value",
+            b'{"tenure": ' + b"[" * 1_500 + b"]" * 1_500 + b', "plan": null}', 400,
+            "nested too deeply"),
 ]  # fmt: skip
 """Every class of bad body, once; the validation and the app tests both run all of them."""
