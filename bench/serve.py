@@ -6,8 +6,9 @@ server one worker pinned to one CPU and wrk pinned to another (where the machine
 - conveyor-serve, this checkout;
 - conveyor-serve at an earlier commit (`--baseline`, a git worktree with that commit's own
   runtime environment): the "before" of a change;
-- a bare Starlette + onnxruntime app with no validation and no metrics (bench/peers/bare.py):
-  the ceiling for this stack;
+- a bare Starlette + onnxruntime app with no validation and no metrics, and the same bare work
+  answered in plain ASGI, as conveyor-serve answers POST /predict (bench/peers/bare.py): the
+  app an engineer writes first, and the ceiling for this stack;
 - FastAPI + pydantic + onnxruntime (bench/peers/fastapi_onnx.py): the common hand-rolled choice;
 - the naive FastAPI + scikit-learn server (bench/naive_server.py);
 - MLServer with its scikit-learn runtime and BentoML serving the scikit-learn pipeline
@@ -57,7 +58,16 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 from tests.serve.client import client_records, free_port  # noqa: E402
 
-from bench.peers import Peer, PeerUnavailableError, bare, bentoml, conveyor, fastapi_onnx, mlserver  # noqa: E402
+from bench.peers import (  # noqa: E402
+    Peer,
+    PeerUnavailableError,
+    bare,
+    bentoml,
+    conveyor,
+    fastapi_onnx,
+    mlserver,
+    uvicorn_command,
+)
 
 SIGNATURE = ProjectPaths(ROOT).signature
 MODEL = ProjectPaths(ROOT).onnx_model
@@ -352,13 +362,8 @@ PeerFactory = Callable[[Path, Path], Peer]
 
 
 def naive_peer(scratch: Path, root: Path) -> Peer:
-    return Peer(
-        name="naive FastAPI + scikit-learn pipeline",
-        command=[str(BIN / "uvicorn"), "bench.naive_server:app", "--host", "127.0.0.1",
-                 "--port", "{port}", "--log-level", "warning"],
-        encode=lambda batch: json.dumps(batch).encode(),
-        probabilities=lambda body: [p["probability"] for p in json.loads(body)["predictions"]],
-    )  # fmt: skip
+    """bench/naive_server.py, defined here: importing it loads the model."""
+    return Peer("naive FastAPI + scikit-learn pipeline", uvicorn_command("bench.naive_server:app"))
 
 
 @dataclass

@@ -9,6 +9,7 @@ the reason, which the benchmark prints in its results instead of a row.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +29,23 @@ class PeerUnavailableError(RuntimeError):
     """This peer cannot run on this machine; the message says why."""
 
 
+def records_body(records: list[dict[str, Any]]) -> bytes:
+    """conveyor-serve's request body: the records as a JSON list."""
+    return json.dumps(records).encode()
+
+
+def predictions_probabilities(body: bytes) -> list[float]:
+    """The probabilities of conveyor-serve's reply body (`{"predictions": [{"probability"}]}`),
+    the shape every peer but MLServer answers in."""
+    return [float(p["probability"]) for p in json.loads(body)["predictions"]]
+
+
+def uvicorn_command(target: str) -> list[str]:
+    """One uvicorn worker serving `target` (module:attribute) on the benchmark's port."""
+    return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", "{port}",
+            "--log-level", "warning", "--no-access-log"]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Peer:
     """A server to measure: how to start it and what to send it.
@@ -36,13 +54,13 @@ class Peer:
     (127.0.0.1 only). `encode` turns records (the dicts conveyor-serve takes) into this
     server's request body; `probabilities` reads the positive-class probabilities back from
     its response body, so the benchmark checks that every server gives the same answers
-    before it measures any of them.
+    before it measures any of them. Both default to conveyor-serve's own contract.
     """
 
     name: str
     command: list[str]
-    encode: Callable[[list[dict[str, Any]]], bytes]
-    probabilities: Callable[[bytes], list[float]]
+    encode: Callable[[list[dict[str, Any]]], bytes] = records_body
+    probabilities: Callable[[bytes], list[float]] = predictions_probabilities
     predict_path: str = "/predict"
     health_path: str = "/health"
     env: dict[str, str] = field(default_factory=dict)

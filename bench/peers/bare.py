@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,27 +33,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bench.peers import Peer
-
-
-def _peer(name: str, target: str) -> Peer:
-    return Peer(
-        name=name,
-        command=[sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
-                 "--port", "{port}", "--log-level", "warning", "--no-access-log"],
-        encode=lambda records: json.dumps(records).encode(),
-        probabilities=lambda body: [p["probability"] for p in json.loads(body)["predictions"]],
-    )  # fmt: skip
+from bench.peers import Peer, uvicorn_command
 
 
 def peer(scratch: Path, root: Path) -> Peer:
     """Runs in the project's environment: the same Starlette, uvicorn and onnxruntime."""
-    return _peer("bare Starlette + onnxruntime (no validation, no metrics)", "bench.peers.bare:app")
+    return Peer(
+        "bare Starlette + onnxruntime (no validation, no metrics)",
+        uvicorn_command("bench.peers.bare:app"),
+    )
 
 
 def asgi_peer(scratch: Path, root: Path) -> Peer:
     """The same work in plain ASGI, as conveyor-serve answers POST /predict."""
-    return _peer("bare ASGI + onnxruntime (no validation, no metrics)", "bench.peers.bare:asgi_app")
+    return Peer(
+        "bare ASGI + onnxruntime (no validation, no metrics)",
+        uvicorn_command("bench.peers.bare:asgi_app"),
+    )
 
 
 def _predictor(signature: dict[str, Any], model_path: str) -> Callable[[bytes], bytes]:

@@ -101,7 +101,6 @@ def peer(scratch: Path, root: Path) -> Peer:
         name=f"BentoML {BENTOML} (scikit-learn pipeline)",
         command=command,
         encode=encode,
-        probabilities=probabilities,
         predict_path="/predict",
         health_path="/readyz",
         env={
@@ -136,8 +135,3 @@ def _service_config(signature: dict[str, Any]) -> dict[str, Any]:
 def encode(records: list[dict[str, Any]]) -> bytes:
     """BentoML's JSON body: the API's parameters by name."""
     return json.dumps({"records": records}).encode()
-
-
-def probabilities(body: bytes) -> list[float]:
-    """The positive-class probabilities of the naive server's reply body."""
-    return [float(p["probability"]) for p in json.loads(body)["predictions"]]

@@ -7,21 +7,12 @@ shipped then, not today's dependencies under yesterday's code.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.peers import Peer, PeerUnavailableError
-
-
-def _encode(records: list[dict[str, object]]) -> bytes:
-    return json.dumps(records).encode()
-
-
-def _probabilities(body: bytes) -> list[float]:
-    return [p["probability"] for p in json.loads(body)["predictions"]]
 
 
 def peer(scratch: Path, root: Path) -> Peer:
@@ -60,8 +51,6 @@ def _server(name: str, python: Path) -> Peer:
             "CONVEYOR_HOST": "127.0.0.1",
             "CONVEYOR_LOG_LEVEL": "warning",
         },
-        encode=_encode,
-        probabilities=_probabilities,
     )
 
 

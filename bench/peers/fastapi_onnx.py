@@ -13,7 +13,6 @@ validates the body against it, and the columns go to onnxruntime. It exists only
 # import, and the record model it names is built at run time from the signature.
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,12 @@ import onnxruntime as ort
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, create_model
 
-from bench.peers import Peer
+from bench.peers import Peer, uvicorn_command
 
 
 def peer(scratch: Path, root: Path) -> Peer:
     """Runs in the project's environment (FastAPI and pydantic are dev dependencies)."""
-    return Peer(
-        name="FastAPI + pydantic + onnxruntime",
-        command=[sys.executable, "-m", "uvicorn", "bench.peers.fastapi_onnx:app",
-                 "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"],
-        encode=lambda records: json.dumps(records).encode(),
-        probabilities=lambda body: [p["probability"] for p in json.loads(body)["predictions"]],
-    )  # fmt: skip
+    return Peer("FastAPI + pydantic + onnxruntime", uvicorn_command("bench.peers.fastapi_onnx:app"))
 
 
 def _app(signature: dict[str, Any]) -> FastAPI:

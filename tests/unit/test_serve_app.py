@@ -278,19 +278,25 @@ _JSONISH = st.one_of(
 )
 
 
+@pytest.fixture(scope="module")
+def fuzzed(files: ModelFiles) -> Iterator[TestClient]:
+    """One started app for every fuzzed body (hypothesis runs a test many times per call)."""
+    with TestClient(create_app(_settings(files)), raise_server_exceptions=False) as started:
+        yield started
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=_JSONISH, content_type=st.sampled_from(["application/json", "text/plain", ""]))
 def test_no_body_whatever_its_bytes_answers_5xx(
-    files: ModelFiles, body: bytes, content_type: str
+    fuzzed: TestClient, body: bytes, content_type: str
 ) -> None:
     """Raw bytes and arbitrary JSON, not only schema-shaped requests (schemathesis does those
     against the live server): every answer is a 2xx or a 4xx in the `Error` shape."""
-    with TestClient(create_app(_settings(files)), raise_server_exceptions=False) as client:
-        headers = {"content-type": content_type} if content_type else {}
-        reply = client.post("/predict", content=body, headers=headers)
-        assert reply.status_code < 500, reply.text
-        if reply.status_code >= 400:
-            assert set(reply.json()) == {"error"}
+    headers = {"content-type": content_type} if content_type else {}
+    reply = fuzzed.post("/predict", content=body, headers=headers)
+    assert reply.status_code < 500, reply.text
+    if reply.status_code >= 400:
+        assert set(reply.json()) == {"error"}
 
 
 def test_the_router_serves_predict_as_the_shortcut_does(files: ModelFiles) -> None:

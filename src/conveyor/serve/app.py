@@ -62,9 +62,9 @@ def model_id(onnx_sha256: str) -> str:
     return f"onnx-{onnx_sha256[:12]}"
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def _error(status: int, message: str) -> Response:
     """Every non-2xx has the same JSON shape, the OpenAPI `Error`, so clients parse one."""
-    return JSONResponse({"error": message}, status_code=status)
+    return Response(encode_error(message), status_code=status, media_type="application/json")
 
 
 async def health(request: Request) -> Response:

@@ -113,4 +113,4 @@ async def _body_within_limit(receive: Receive, declared: str | None, limit: int)
             raise RequestError(413, f"request body exceeds {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)

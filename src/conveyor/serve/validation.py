@@ -20,11 +20,11 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Annotated, Any, NoReturn
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 from conveyor.contract import FLOAT32_MAX, NUMBER, NUMERIC_DTYPE
 from conveyor.serve.signature import InputField, Signature
@@ -124,8 +124,6 @@ class RequestDecoder:
         )
         self._record = record
         self._decode = msgspec.json.Decoder(record | list[record]).decode  # type: ignore[valid-type]
-        # A tuple of the record's values; attrgetter of one name would give the bare value.
-        self._row = attrgetter(*attributes) if len(attributes) > 1 else _one_tuple
 
     def decode(self, body: bytes) -> Batch:
         """The batch, or the RequestError `to_batch` raises for this body."""
@@ -133,18 +131,14 @@ class RequestDecoder:
             payload = self._decode(body)
         except (ValueError, RecursionError):  # msgspec's errors and UnicodeDecodeError
             return self._explain(body)
-        if isinstance(payload, self._record):
-            return _assemble_one(self._signature, self._row(payload))
-        if not 0 < len(payload) <= self._max_batch:
+        records = [payload] if isinstance(payload, self._record) else payload
+        if not 0 < len(records) <= self._max_batch:
             return self._explain(body)
-        return _assemble(self._signature, list(zip(*map(self._row, payload), strict=True)))
+        # astuple: a record's values in field (= signature) order; zip turns rows into columns
+        return _assemble(self._signature, list(zip(*map(astuple, records), strict=True)))
 
     def _explain(self, body: bytes) -> Batch:
         return to_batch(parse_strict_json(body), self._signature, self._max_batch)
-
-
-def _one_tuple(record: Any) -> tuple[Any]:
-    return (record.i0,)
 
 
 def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
@@ -188,24 +182,6 @@ def _clean_texts(spec: InputField, raw: Sequence[str | None], unknown: dict[str,
     if not spec.known.issuperset(column):
         unknown[spec.name] = sum(1 for text in column if text not in spec.known)
     return column
-
-
-def _assemble_one(signature: Signature, row: Sequence[Any]) -> Batch:
-    """`_assemble` for one record (its values in signature order), the most common request:
-    the same columns, built from the row directly rather than from one-item columns."""
-    numbers, texts = signature.numeric_fields, signature.text_fields
-    columns: dict[str, np.ndarray] = {}
-    if numbers:
-        stacked = np.array([row[position] for position, _ in numbers], dtype=NUMERIC_DTYPE)
-        columns.update(
-            zip(signature.numeric_names, stacked.reshape(len(numbers), 1, 1), strict=True)
-        )
-    unknown: dict[str, int] = {}
-    if texts:
-        cleaned = [_clean_texts(spec, (row[position],), unknown) for position, spec in texts]
-        stacked = np.array(cleaned, dtype=object).reshape(len(texts), 1, 1)
-        columns.update(zip(signature.text_names, stacked, strict=True))
-    return Batch(columns=columns, unknown_categories=unknown)
 
 
 def _one_to_max_batch_records(payload: Any, max_batch: int) -> list[Any]:
