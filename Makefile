@@ -20,7 +20,8 @@ PYTEST_ARGS ?=
 IMAGE ?= localhost/conveyor-serve:local
 REQUIREMENTS ?= requirements/serve.txt
 
-.PHONY: help setup run rebuild test check-outputs gate suites unit test-image test-workflows report lint \
+.PHONY: help setup run rebuild test check-outputs gate champion compare suites unit test-image \
+	test-workflows report report-example release-notes release-assets lint \
 	check-static format clean bench bench-serve serve image smoke requirements
 
 help: ## list the targets
@@ -58,7 +59,7 @@ rebuild: setup ## run every stage again, reusing nothing (what a release does)
 # first test runs ci.yml's pipeline job itself with act on a clean copy, `make suites`
 # included, unnarrowed: so every suite runs once, exactly as GitHub runs it. (`make suites`
 # runs them directly, which is quicker while you work.) Last, the container tests.
-test: run check-outputs gate lint check-static ## set up, run the pipeline, every check, then the whole test suite
+test: run check-outputs gate champion compare lint check-static ## set up, run the pipeline, every check, then the whole test suite
 	pytest -m "workflows or container" $(PYTEST_ARGS)
 
 check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what the pipeline produced
@@ -66,6 +67,17 @@ check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what
 
 gate: setup ## print every quality gate; fail if a blocking gate failed
 	conveyor gate
+
+# CHAMPION_FROM and BASE reach the recipes through the environment, never the recipe's text.
+# auto: the latest GitHub release's model (with gh), else BASE's (default HEAD: the model as
+# last committed) from the DVC cache or remote, else none (the fixed bounds still apply).
+CHAMPION_FROM ?= auto
+export CHAMPION_FROM
+champion: setup ## fetch the champion (the model in production) into .champion/ (CHAMPION_FROM=auto|release|release:TAG|git:REV|path:DIR)
+	conveyor champion fetch --from "$$CHAMPION_FROM" --base "$${BASE:-HEAD}"
+
+compare: setup ## judge this checkout's model against the champion (gates.champion); fail if a blocking margin failed
+	conveyor compare
 
 SUITES := not workflows and not container
 suites: setup ## the test suites CI's pipeline job runs (all but the workflow and container tests)
@@ -82,9 +94,18 @@ test-workflows: setup ## the workflow tests: the real workflow files run by act 
 
 # BASE (a git revision) and RUN_URL reach the recipe through the environment, never through
 # the recipe's text, so a branch name cannot inject shell.
-export BASE RUN_URL
-report: setup ## write report.md: this checkout's model against BASE (e.g. BASE=origin/main)
+export BASE RUN_URL RELEASE_TAG
+report: setup ## write report.md: this checkout's model against the champion and BASE (e.g. BASE=origin/main)
 	conveyor report $${BASE:+--base "$$BASE"} --output report.md $${RUN_URL:+--run-url "$$RUN_URL"}
+
+release-notes: setup ## write release-comparison.md: the comparison with the champion this release replaces
+	conveyor report --release-notes --output release-comparison.md
+
+report-example: run ## regenerate docs/report-example.md and .png: the default model against a worse baseline
+	python -m tests.report.make_example
+
+release-assets: setup ## pack this checkout's model as the next champion (release-assets/; RELEASE_TAG names it)
+	conveyor champion pack --output release-assets $${RELEASE_TAG:+--label "release $$RELEASE_TAG"}
 
 lint: setup ## ruff (lint + format check) and mypy
 	ruff check src tests bench

@@ -59,6 +59,34 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--label", default="this branch", help="name of this side")
     report.add_argument("--output", type=Path, default=Path("report.md"), help="report file")
     report.add_argument("--run-url", help="link to the CI run, added at the end")
+    report.add_argument(
+        "--comparison", type=Path, help="the champion comparison to include "
+        "(default: reports/comparison.json when it exists)",
+    )  # fmt: skip
+    report.add_argument(
+        "--release-notes", action="store_true",
+        help="write the release notes instead: the comparison with the champion replaced",
+    )  # fmt: skip
+    champion_help = "fetch the champion (the released model) or pack this checkout's as one"
+    champion = commands.add_parser("champion", help=champion_help, description=champion_help)
+    actions = champion.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fetch = actions.add_parser("fetch", parents=[common], help="fetch the champion's files")
+    fetch.add_argument(
+        "--from", dest="source", default="auto",
+        help="auto (latest release, else --base), release, release:TAG, git:REV or path:DIR",
+    )  # fmt: skip
+    fetch.add_argument("--base", help="git revision `auto` falls back to (e.g. origin/main)")
+    fetch.add_argument("--repo", help="OWNER/NAME of the releases (default: gh's, from git)")
+    fetch.add_argument("--output", type=Path, help="folder to fill (default: .champion)")
+    pack = actions.add_parser("pack", parents=[common], help="this checkout's model as a champion")
+    pack.add_argument("--output", type=Path, required=True, help="folder to write")
+    pack.add_argument("--label", help="how reports will name it (e.g. the release tag)")
+    compare_help = "compare this checkout's model with the champion; exit 1 if a margin blocks"
+    compare = commands.add_parser(
+        "compare", parents=[common], help=compare_help, description=compare_help
+    )
+    compare.add_argument("--champion", type=Path, help="champion folder (default: .champion)")
+    compare.add_argument("--output", type=Path, help="default: reports/comparison.json")
     return parser
 
 
@@ -129,16 +157,70 @@ def _load_settings(params: Path) -> Settings:
 def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
     """`conveyor report`: render the comparison and write it atomically."""
     from conveyor.atomic import staged_outputs
-    from conveyor.report import render_report
-    from conveyor.reportio import from_git, from_tree
+    from conveyor.report import Context, release_notes, render_report
+    from conveyor.reportio import code_changes, from_git, from_tree, head_commit, read_comparison
 
     current = from_tree(paths, arguments.params, arguments.label)
     base = from_git(paths, arguments.params, arguments.base) if arguments.base else None
-    text = render_report(current, base, arguments.run_url)
+    context = Context(
+        comparison=read_comparison(arguments.comparison or paths.comparison),
+        code_changes=code_changes(paths.root, arguments.base) if arguments.base else None,
+        commit=head_commit(paths.root),
+        run_url=arguments.run_url,
+    )
+    if arguments.release_notes:
+        text = release_notes(current, context)
+    else:
+        text = render_report(current, base, context=context)
     with staged_outputs() as out:
         out.write_text(arguments.output, text)
     print(f"wrote {arguments.output}")
     return 0
+
+
+def _champion(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
+    """`conveyor champion fetch|pack`."""
+    import subprocess
+
+    from conveyor import champion
+
+    if arguments.action == "pack":
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=paths.root, capture_output=True, text=True,
+            check=False,
+        ).stdout.strip()  # fmt: skip
+        about = {"source": "release", "label": arguments.label or head[:7], "commit": head}
+        for path in champion.pack(paths, arguments.output, about):
+            print(path)
+        return 0
+    output = arguments.output or paths.champion_dir
+    about = champion.fetch(
+        arguments.source, output, paths.root, base=arguments.base, repository=arguments.repo
+    )
+    if about.get("found"):
+        print(f"champion: {about.get('label')} in {output}")
+    else:
+        print(f"no champion: {about.get('reason')}; the fixed bounds still apply")
+    return 0
+
+
+def _compare(arguments: argparse.Namespace, paths: ProjectPaths, settings: Settings) -> int:
+    """`conveyor compare`: the margins' verdict, exit 1 when one blocks."""
+    from conveyor.challenge import run_comparison
+    from conveyor.verdict import format_table
+
+    output = arguments.output or paths.comparison
+    document, verdict = run_comparison(
+        settings, paths, arguments.champion or paths.champion_dir, output
+    )
+    if document["skipped"]:
+        print(f"not compared with a champion: {document['skipped']}")
+    else:
+        rows = document["rows"]
+        print(f"{document['champion']['label']} against this model on {rows['compared']:,} rows")
+        print(format_table(verdict))
+    print(f"wrote {output}")
+    return 1 if verdict.blocked else 0
 
 
 def _run(arguments: argparse.Namespace) -> int:
@@ -153,11 +235,15 @@ def _run(arguments: argparse.Namespace) -> int:
         return _summary(paths)
     if command == "check-outputs":
         return _check_outputs(paths)
+    if command == "champion":  # files in, files out: no parameter is read
+        return _champion(arguments, paths)
     settings = _load_settings(params)
     if command == "gate":
         return _gate(paths)
     if command == "report":
         return _report(arguments, paths)
+    if command == "compare":
+        return _compare(arguments, paths, settings)
     from conveyor.train import check_model_settings
 
     check_model_settings(settings.data, settings.model)

@@ -26,7 +26,12 @@ from pydantic import (
 )
 
 from conveyor.errors import ConfigError
-from conveyor.evaluate.registry import known_disparities, known_metrics
+from conveyor.evaluate.registry import (
+    known_disparities,
+    known_disparity_margins,
+    known_metric_margins,
+    known_metrics,
+)
 from conveyor.verdict import Mode
 
 EstimatorName = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
@@ -342,6 +347,10 @@ MetricBounds = Annotated[dict[str, "Bound"], AfterValidator(known_metrics)]
 """Bounds keyed by metrics of the registry (`conveyor.evaluate.registry.METRICS`)."""
 DisparityBounds = Annotated[dict[str, "Bound"], AfterValidator(known_disparities)]
 """Bounds keyed by disparities of the registry (`conveyor.evaluate.registry.DISPARITIES`)."""
+MetricMargins = Annotated[dict[str, "Margin"], AfterValidator(known_metric_margins)]
+"""Non-inferiority margins keyed by metrics of the registry, each the way it gets worse."""
+DisparityMargins = Annotated[dict[str, "Margin"], AfterValidator(known_disparity_margins)]
+"""Non-inferiority margins keyed by disparities of the registry."""
 
 
 class Bound(_Strict):
@@ -366,6 +375,35 @@ class Bound(_Strict):
         bound = self.min if self.min is not None else self.max
         assert bound is not None
         return bound
+
+
+class Margin(_Strict):
+    """A non-inferiority gate: how much worse than the champion a number may get.
+
+    Judged on the difference challenger - champion, like a bound on any other number:
+    `max_drop: m` is a minimum of -m on the difference, `max_increase: m` a maximum of m.
+    """
+
+    max_drop: float | None = Field(default=None, ge=0.0)
+    max_increase: float | None = Field(default=None, ge=0.0)
+    mode: Mode = Mode.BLOCK
+
+    @model_validator(mode="after")
+    def _exactly_one_of_drop_or_increase(self) -> Margin:
+        if (self.max_drop is None) == (self.max_increase is None):
+            raise ValueError("give exactly one of `max_drop` or `max_increase`")
+        return self
+
+    @property
+    def worse_when(self) -> Literal["lower", "higher"]:
+        return "lower" if self.max_drop is not None else "higher"
+
+    def as_bound(self) -> Bound:
+        """The bound on the difference challenger - champion that this margin means."""
+        if self.max_drop is not None:
+            return Bound(min=-self.max_drop, mode=self.mode)
+        assert self.max_increase is not None
+        return Bound(max=self.max_increase, mode=self.mode)
 
 
 class Support(_Strict):
@@ -419,6 +457,20 @@ class DataGates(_Strict):
     )
 
 
+class ChampionGates(_Strict):
+    """Gates against the champion (the model in production): the challenger may be worse by
+    at most a margin, judged on the paired bootstrap interval of the difference."""
+
+    overall: MetricMargins = Field(default_factory=dict)
+    slices: MetricMargins = Field(
+        default_factory=dict,
+        description="Per slice with the support of gates.slices.min_support.",
+    )
+    fairness: dict[str, DisparityMargins] = Field(
+        default_factory=dict, description="Per sensitive feature or intersection, as bounds."
+    )
+
+
 class GateSettings(_Strict):
     """The quality gates. A gate fails only when its whole confidence interval is past the
     bound; an interval straddling it is `inconclusive` (failing only if configured)."""
@@ -429,6 +481,7 @@ class GateSettings(_Strict):
     slices: SliceGates = Field(default_factory=SliceGates)
     fairness: FairnessGates = Field(default_factory=FairnessGates)
     data: DataGates = Field(default_factory=DataGates)
+    champion: ChampionGates = Field(default_factory=ChampionGates)
 
 
 class Settings(_Strict):
@@ -475,12 +528,16 @@ class Settings(_Strict):
                     "more of data.sensitive_features"
                 )
             known.add("&".join(combination))
-        stray = [name for name in gates.fairness.bounds if name not in known]
-        if stray:
-            raise ValueError(
-                f"gates.fairness.bounds names {stray}; use data.sensitive_features or a "
-                "configured intersection (joined with '&')"
-            )
+        for where, named in (
+            ("gates.fairness.bounds", gates.fairness.bounds),
+            ("gates.champion.fairness", gates.champion.fairness),
+        ):
+            stray = [name for name in named if name not in known]
+            if stray:
+                raise ValueError(
+                    f"{where} names {stray}; use data.sensitive_features or a "
+                    "configured intersection (joined with '&')"
+                )
         return self
 
 

@@ -84,6 +84,17 @@ class ProjectPaths:
         return self.metrics_dir / "export.json"
 
     @property
+    def comparison(self) -> Path:
+        """`conveyor compare`'s result: not a pipeline output (the champion is not an input
+        of the pipeline), so kept out of git and dvc.lock."""
+        return self.root / "reports" / "comparison.json"
+
+    @property
+    def champion_dir(self) -> Path:
+        """Where `conveyor champion fetch` puts the champion's files."""
+        return self.root / ".champion"
+
+    @property
     def plots_dir(self) -> Path:
         return self.root / "plots"
 

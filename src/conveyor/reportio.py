@@ -44,6 +44,18 @@ def _base_verdict(text: str | None, where: str) -> Verdict | None:
         return None
 
 
+def data_hash(lock_text: str | None) -> str | None:
+    """The hash dvc.lock records for the prepare stage's raw data (its first dependency that
+    is not code): the same data gives the same hash on both sides."""
+    lock = _load(lock_text, yaml.safe_load) or {}
+    deps = ((lock.get("stages") or {}).get("prepare") or {}).get("deps") or []
+    for dep in deps:
+        path = str(dep.get("path", ""))
+        if not path.startswith("src/") and (dep.get("md5") or dep.get("hash")):
+            return str(dep.get("md5") or dep.get("hash"))
+    return None
+
+
 def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
     """This checkout's outputs."""
 
@@ -55,6 +67,9 @@ def from_tree(paths: ProjectPaths, params: Path, label: str) -> ModelState:
         metrics=_load(read(paths.metrics), json.loads) or {},
         params=_load(read(params), yaml.safe_load) or {},
         gates=_verdict(read(paths.gates), str(paths.gates)),
+        slices=_load(read(paths.slices), json.loads) or {},
+        fairness=_load(read(paths.fairness), json.loads) or {},
+        data_hash=data_hash(read(paths.root / "dvc.lock")),
     )
 
 
@@ -84,4 +99,37 @@ def from_git(paths: ProjectPaths, params: Path, revision: str) -> ModelState:
         metrics=_load(show(paths.metrics), json.loads) or {},
         params=_load(show(params), yaml.safe_load) or {},
         gates=_base_verdict(show(paths.gates), f"{revision}:{paths.gates.name}"),
+        data_hash=data_hash(show(paths.root / "dvc.lock")),
     )
+
+
+def _git(root: Path, *args: str) -> str | None:
+    completed = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+    return completed.stdout if completed.returncode == 0 else None
+
+
+def code_changes(root: Path, revision: str) -> tuple[str, ...] | None:
+    """Files under src/ this checkout changed since it left `revision` (the merge base, as
+    GitHub's pull request diff counts them); None when the history is not here."""
+    listed = _git(root, "diff", "--name-only", f"{revision}...HEAD", "--", "src")
+    return None if listed is None else tuple(line for line in listed.splitlines() if line)
+
+
+def head_commit(root: Path) -> str | None:
+    found = _git(root, "rev-parse", "HEAD")
+    return found.strip() if found else None
+
+
+def read_comparison(path: Path) -> dict[str, Any] | None:
+    """`reports/comparison.json`, when `conveyor compare` wrote one."""
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise ConveyorError(f"{path} is not valid JSON: run `make compare` again") from None
+    if not isinstance(document, dict) or document.get("schema_version") != 1:
+        raise ConveyorError(f"{path} was written by another version: run `make compare` again")
+    return document

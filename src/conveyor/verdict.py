@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from conveyor.errors import StaleOutputError
 
-Kind = Literal["overall", "slice", "fairness"]
+Kind = Literal["overall", "slice", "fairness", "champion"]
 Direction = Literal["min", "max"]
 
 
@@ -41,6 +41,15 @@ class Mode(StrEnum):
 
 
 _READING_ORDER = {status: rank for rank, status in enumerate(Status)}
+
+
+def too_small_reason(rows: int, positives: int) -> str:
+    """Why a group too small to judge is not gated. Such a gate names the group in
+    gates.json, but the public report counts it instead of describing it."""
+    return f"{_TOO_SMALL} {rows} rows / {positives} positives"
+
+
+_TOO_SMALL = "support below"
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,11 @@ class GateResult:
         if self.status is Status.FAIL:
             return True
         return fail_on_inconclusive and self.status is Status.INCONCLUSIVE
+
+    @property
+    def too_small(self) -> bool:
+        """Not gated because its group has too few rows or positives to judge."""
+        return self.status is Status.NOT_GATED and f"({_TOO_SMALL} " in self.message
 
     @property
     def needs_attention(self) -> bool:

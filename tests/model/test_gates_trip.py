@@ -150,6 +150,9 @@ class Trip:
         fairness["bounds"] = (
             {self.column: section(fairness, "bounds", self.column)} if kind == "fairness" else {}
         )
+        gates.pop(
+            "champion", None
+        )  # margins against a champion: tests/pipeline/test_experiments.py
         return raw
 
 

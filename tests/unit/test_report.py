@@ -249,10 +249,13 @@ def test_render_report_sections_and_run_url() -> None:
     assert text.startswith("## Conveyor model report\n\n✅ **All blocking gates pass**")
     assert "Comparing `feature` against `main`." in text
     headings = [line for line in text.splitlines() if line.startswith("### ")]
-    assert headings == ["### Test metrics", "### Parameters", "### Quality gates"]
-    assert text.endswith(
-        "\n\nPlots and the full outputs are attached to [the CI run](https://ci.example/run/7).\n"
-    )
+    assert headings == [
+        "### Against the champion", "### Test metrics against the base", "### Slices",
+        "### Fairness", "### Quality gates", "### Parameters",
+    ]  # fmt: skip
+    footer = text.rstrip("\n").splitlines()[-1]
+    assert "[the CI run](https://ci.example/run/7) has the plots and the full outputs" in footer
+    assert "make run champion compare report BASE=origin/main" in footer
     assert "the CI run" not in render_report(current, None)
     assert "Comparing `feature`." in render_report(current, None)
 

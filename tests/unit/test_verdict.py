@@ -129,7 +129,7 @@ def test_a_malformed_gates_file_is_an_error_not_a_pass(document: Any, expected: 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("kind", "bogus", "`kind` must be one of overall, slice, fairness, got 'bogus'"),
+        ("kind", "bogus", "`kind` must be one of overall, slice, fairness, champion, got 'bogus'"),
         ("direction", "sideways", "`direction` must be one of min, max"),
         ("value", "0.9", "`value` has the wrong type (str)"),
         ("n", True, "`n` has the wrong type (bool)"),

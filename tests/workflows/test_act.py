@@ -126,6 +126,7 @@ def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
     for step in (
         "Set up", "Pull data and cached outputs from the DVC remote", "Run the pipeline",
         "Check the committed dvc.lock and metrics", "Enforce the quality gates",
+        "Fetch the champion", "Enforce the margins against the champion",
         "Unit, pipeline, data, slice, fairness, parity and serving tests",
         "Compare with the base branch", "Upload the report",
         "Build and smoke-test the serving image",
@@ -162,6 +163,12 @@ def test_the_report_artifact_holds_the_report_and_the_pr_number(
     assert text.startswith("## Conveyor model report")
     assert "All blocking gates pass" in text
     assert (report / "metrics" / "gates.json").exists()
+    # No release here (gh answers "release not found"): the champion is the base branch's
+    # model, from the DVC cache, judged on the same rows and shown in the report.
+    comparison = json.loads((report / "reports" / "comparison.json").read_text())
+    assert comparison["champion"]["source"] == "git" and comparison["skipped"] is None
+    assert comparison["verdict"]["verdict"] == "pass"
+    assert "### Against the champion" in text and "```mermaid" in text
 
 
 def test_a_pull_request_title_with_shell_metacharacters_changes_nothing(
@@ -310,8 +317,13 @@ def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
     assert run.called("trivy")[0]["args"][0] == f"{image}@{attested[0][1]}"
     (release,) = run.called("gh", "release", "create")
     for asset in ("models/model.onnx", "models/signature.json", "models/MODEL_CARD.md",
-                  "metrics/metrics.json"):  # fmt: skip
+                  "metrics/metrics.json", "release-assets/training-records.txt.gz"):  # fmt: skip
         assert asset in release["args"]
+    # No earlier release: the model it replaces is the previous commit's, from the DVC cache.
+    notes = release["body"]
+    assert "## Compared with the model it replaces" in notes
+    assert f"Champion: **{before} ({before[:7]})**" in notes
+    assert "| ✅ pass | block | roc_auc vs champion +0.0000" in notes
     assert release["args"][2].startswith("model-") and release["args"][2].endswith(sha[:7])
 
 

@@ -174,7 +174,9 @@ def test_ci_runs_the_makefile_targets_in_the_order_make_test_proves() -> None:
     pipeline = _make_targets(_job_steps("ci.yml", "pipeline"))
     lint = _make_targets(_job_steps("ci.yml", "lint"))
     proven = [*_makefile_prerequisites("test"), "suites"]
-    assert pipeline[:4] == ["run", "check-outputs", "gate", "suites"], pipeline
+    assert pipeline[:6] == ["run", "check-outputs", "gate", "champion", "compare", "suites"], (
+        pipeline
+    )
     assert [t for t in proven if t in pipeline] == [t for t in pipeline if t in proven]
     assert lint == [t for t in proven if t in lint] and set(lint) == {"lint", "check-static"}
     # Every other step of the pipeline job is a Makefile target or one of the scripts.
@@ -187,7 +189,15 @@ def test_ci_runs_the_makefile_targets_in_the_order_make_test_proves() -> None:
 def test_the_release_tests_what_ci_tests() -> None:
     """release.yml's test step is CI's `make suites`, which the act run of ci.yml runs whole."""
     release = _make_targets(_job_steps("release.yml", "release"))
-    assert release[:4] == ["rebuild", "check-outputs", "gate", "suites"], release
+    assert release[:7] == [
+        "rebuild",
+        "check-outputs",
+        "gate",
+        "champion",
+        "compare",
+        "release-notes",
+        "suites",
+    ], release
     makefile = (ROOT / "Makefile").read_text()
     assert "SUITES := not workflows and not container" in makefile
     from tests.workflows.act import SUITES

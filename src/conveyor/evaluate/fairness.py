@@ -100,7 +100,7 @@ def _positives(counts: Array) -> Array:
     return np.asarray(counts[..., 0] + counts[..., 2])
 
 
-def _grouping(
+def make_grouping(
     name: str, frame: pd.DataFrame, labels: Array, predicted: Array, support: Support
 ) -> tuple[Grouping, Array]:
     names, codes = np.unique(group_labels(frame, name).to_numpy(dtype=str), return_inverse=True)
@@ -163,7 +163,7 @@ def evaluate_fairness(
     gates: list[GateResult] = []
     chart: list[dict[str, Any]] = []
     for name in groupings(settings):
-        grouping, codes = _grouping(name, frame, labels, predicted, config.min_support)
+        grouping, codes = make_grouping(name, frame, labels, predicted, config.min_support)
         resampled = group_counts(labels, predicted, codes, len(grouping.groups), weights)
         estimates = disparity_estimates(grouping.counts, resampled, grouping.included, level)
         report[name] = _report(grouping, estimates, config.min_support)

@@ -174,3 +174,38 @@ def known_disparities(bounds: _Bounds) -> _Bounds:
     if unknown:
         raise ValueError(f"unknown fairness metric(s) {unknown}; known: {', '.join(DISPARITIES)}")
     return bounds
+
+
+def _margins_point_the_worse_way(
+    margins: _Bounds, better: Mapping[str, bool | None], kind: str
+) -> _Bounds:
+    """A margin bounds how much worse a number may get, so it must name the way it gets
+    worse: `max_drop` for a number where higher is better, `max_increase` for the others
+    (either for a rate that is better neither way)."""
+    unknown = [name for name in margins if name not in better]
+    if unknown:
+        raise ValueError(f"unknown {kind}(s) {unknown}; known: {', '.join(better)}")
+    for name, margin in margins.items():
+        higher_is_better = better[name]
+        if higher_is_better is None:
+            continue
+        expected = "max_drop" if higher_is_better else "max_increase"
+        if getattr(margin, expected, None) is None:
+            way = "higher" if higher_is_better else "lower"
+            raise ValueError(
+                f"{name}: {way} is better, so its margin is `{expected}` (how much worse than "
+                "the champion it may get)"
+            )
+    return margins
+
+
+def known_metric_margins(margins: _Bounds) -> _Bounds:
+    """For params validation: champion margins name known metrics, the way they get worse."""
+    better = {name: metric.higher_is_better for name, metric in METRICS.items()}
+    return _margins_point_the_worse_way(margins, better, "metric")
+
+
+def known_disparity_margins(margins: _Bounds) -> _Bounds:
+    """For params validation: champion margins name known disparities, the way they worsen."""
+    better = {name: d.higher_is_better for name, d in DISPARITIES.items()}
+    return _margins_point_the_worse_way(margins, better, "fairness metric")

@@ -19,7 +19,7 @@ from conveyor.config import Settings
 from conveyor.evaluate.bootstrap import Array, interval
 from conveyor.evaluate.gates import Subject, active, make_gate
 from conveyor.evaluate.registry import METRICS, Scored
-from conveyor.verdict import GateResult
+from conveyor.verdict import GateResult, too_small_reason
 
 REPORTED = ("accuracy", "precision", "recall", "f1", "roc_auc", "selection_rate")
 
@@ -100,7 +100,7 @@ def evaluate_slices(
             "metrics": metrics,
         }
         subject = Subject("slice", piece.name, len(piece.rows), positives)
-        reason = f"support below {support.rows} rows / {support.positives} positives"
+        reason = too_small_reason(support.rows, support.positives)
         resamples = None if small else weights[:, piece.rows]  # one copy per slice, not per metric
         for metric, bound in active(gates_config.metrics):
             estimate = None

@@ -1,0 +1,63 @@
+"""Write docs/report-example.md and its screenshot: the report of this checkout's model against
+a worse baseline, as a team sees it before adopting the template (`make report-example`).
+
+The baseline is this pipeline with `model.hyperparameters.max_iter` cut to 20, trained with
+`dvc exp run` in a throw-away clone that shares this repository's DVC cache, then packed as a
+champion exactly as a release packs one. The report is `conveyor report`'s, rendered with
+GitHub's cmark-gfm and mermaid in headless Chromium (tests/report/render.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.report.render import screenshot
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+BASELINE = "model.hyperparameters.max_iter=20"
+
+
+def _run(*command: str, cwd: Path) -> None:
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, cwd=cwd, check=True)
+
+
+def make_example(markdown: Path, png: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="report-example-") as scratch:
+        clone = Path(scratch) / "baseline"
+        _run("git", "clone", "--quiet", str(ROOT), str(clone), cwd=ROOT)
+        _run(str(BIN / "dvc"), "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"), cwd=clone)
+        _run(str(BIN / "dvc"), "repro", "--quiet", cwd=clone)
+        _run(str(BIN / "dvc"), "exp", "run", "--quiet", "-S", BASELINE, cwd=clone)
+        champion = Path(scratch) / "champion"
+        _run(str(BIN / "conveyor"), "champion", "pack", "--output", str(champion),
+             "--label", f"worse baseline ({BASELINE.rsplit('.', 1)[1]})", cwd=clone)  # fmt: skip
+        comparison = Path(scratch) / "comparison.json"
+        compared = subprocess.run(
+            [str(BIN / "conveyor"), "compare", "--champion", str(champion),
+             "--output", str(comparison)],
+            cwd=ROOT, check=False,
+        )  # fmt: skip
+        if compared.returncode not in (0, 1):
+            raise SystemExit(f"conveyor compare failed ({compared.returncode})")
+        _run(str(BIN / "conveyor"), "report", "--base", "HEAD", "--comparison", str(comparison),
+             "--output", str(markdown), cwd=ROOT)  # fmt: skip
+    screenshot(markdown.read_text(encoding="utf-8"), png)
+    print(f"wrote {markdown} and {png}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "report-example.md")
+    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "report-example.png")
+    arguments = parser.parse_args()
+    make_example(arguments.markdown.resolve(), arguments.png.resolve())
+
+
+if __name__ == "__main__":
+    main()
