@@ -3,7 +3,8 @@
 # and say what it does; run again, it does nothing more:
 #   - a Chromium: $CHROMIUM if set, else chromium (or chromium-browser, google-chrome) on PATH,
 #     else Debian's package (as root, or with password-less sudo), with fonts-liberation, the
-#     fonts Chromium recommends (Liberation Sans stands in for GitHub's Arial/Helvetica);
+#     fonts Chromium recommends (Liberation Sans stands in for GitHub's Arial/Helvetica), and
+#     fonts-noto-color-emoji for the report's emoji;
 #   - the pinned render packages of scripts/render/package-lock.json (mermaid, puppeteer-core,
 #     github-markdown-css), installed by `npm ci` into .tools/render/node_modules (or
 #     $RENDER_TOOLS/node_modules), again whenever that lock or package.json changes.
@@ -47,6 +48,10 @@ has_liberation() {
   command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list ':family=Liberation Sans' family)" ]
 }
 
+has_emoji() {
+  command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list ':family=Noto Color Emoji' family)" ]
+}
+
 # --- Chromium ---------------------------------------------------------------------------
 chromium=${CHROMIUM:-}
 if [ -n "$chromium" ]; then
@@ -56,6 +61,7 @@ elif chromium=$(command -v chromium || command -v chromium-browser || command -v
 else
   packages=(chromium)
   has_liberation || packages+=(fonts-liberation)
+  has_emoji || packages+=(fonts-noto-color-emoji)
   can_apt || fail "no chromium on PATH, and apt-get cannot install it here (it needs root or" \
     "password-less sudo): install Chromium yourself, or set CHROMIUM=/path/to/chromium"
   apt_install "${packages[@]}"
@@ -69,6 +75,12 @@ if ! has_liberation && can_apt; then
   (apt_install fonts-liberation) || true
 fi
 has_liberation || say "warning: no Liberation fonts: text is drawn in another font than GitHub's"
+# The report's verdicts are emoji (✅ ❌ 🟢 🔴): without a colour emoji font a screenshot shows
+# empty boxes where GitHub shows them.
+if ! has_emoji && can_apt; then
+  (apt_install fonts-noto-color-emoji) || true
+fi
+has_emoji || say "warning: no emoji font: a screenshot shows boxes where the report has emoji"
 
 # --- The render packages ----------------------------------------------------------------
 command -v node >/dev/null 2>&1 || fail "node is not on PATH: install Node.js 18 or newer"

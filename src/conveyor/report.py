@@ -341,8 +341,9 @@ def champion_section(comparison: Mapping[str, Any] | None, current: ModelState) 
     lines = [
         f"Champion: **{_text(champion.get('label', 'champion'))}**, compared {where}. Both "
         f"models scored the same rows through the server's path; differences are this branch "
-        f"minus the champion, with paired {level:.0%} bootstrap intervals; a colour marks a "
-        "difference whose interval excludes zero.",
+        f"minus the champion, with paired {level:.0%} bootstrap intervals. Only a difference whose "
+        "interval excludes zero is marked: 🟢 better, 🔴 worse, ◆ changed (a rate that is "
+        "better neither way).",
         "",
         f"| metric | champion | {_text(current.label)} | difference ({level:.0%} CI) |",
         "|---|---:|---:|---|",

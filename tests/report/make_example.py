@@ -10,6 +10,7 @@ GitHub's cmark-gfm and mermaid in headless Chromium (tests/report/render.py).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,9 +23,13 @@ BIN = Path(sys.executable).parent
 BASELINE = "model.hyperparameters.max_iter=20"
 
 
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+"""The stages' `conveyor` commands come from this environment, activated or not."""
+
+
 def _run(*command: str, cwd: Path) -> None:
     print("+", " ".join(command), flush=True)
-    subprocess.run(command, cwd=cwd, check=True)
+    subprocess.run(command, cwd=cwd, check=True, env=ENV)
 
 
 def make_example(markdown: Path, png: Path) -> None:
@@ -41,7 +46,7 @@ def make_example(markdown: Path, png: Path) -> None:
         compared = subprocess.run(
             [str(BIN / "conveyor"), "compare", "--champion", str(champion),
              "--output", str(comparison)],
-            cwd=ROOT, check=False,
+            cwd=ROOT, check=False, env=ENV,
         )  # fmt: skip
         if compared.returncode not in (0, 1):
             raise SystemExit(f"conveyor compare failed ({compared.returncode})")
