@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from conveyor.atomic import staged_outputs
 from conveyor.champion import Champion, load_champion
 from conveyor.comparison import compare, rows_to_compare
@@ -20,7 +22,9 @@ from conveyor.config import Settings
 from conveyor.data import RECORD_ID
 from conveyor.features import target_vector
 from conveyor.paths import ProjectPaths
+from conveyor.reportio import model_digest
 from conveyor.scoring import ScoringError, score
+from conveyor.serve.signature import SignatureError, load_signature
 from conveyor.stages.inputs import read_prepared
 from conveyor.verdict import Verdict
 
@@ -33,7 +37,11 @@ def run_comparison(
     """Compare, write `output`, and return the document and the margins' verdict."""
     frame = read_prepared(paths.test_data)
     champion = load_champion(champion_dir)
-    document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "rows": {"test": len(frame)}}
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "rows": {"test": len(frame)},
+        "challenger_onnx_sha256": model_digest(paths.onnx_model),
+    }
     verdict = Verdict(
         (), settings.gates.fail_on_inconclusive, settings.gates.bootstrap.model_dump()
     )
@@ -59,16 +67,30 @@ def _compare(
 ) -> Verdict | str:  # fmt: skip
     """Fill `document` with the comparison; a reason to skip it instead, when there is one."""
     rows = rows_to_compare(frame[RECORD_ID].astype(str).tolist(), champion.training_records)
-    document["rows"] = rows.as_dict()
+    document["rows"] = {**rows.as_dict(), **_recognised(paths, champion)}
     if rows.compared.size == 0:
         return "every test row is one the champion was trained on: nothing left to compare on"
     chosen = frame.iloc[rows.compared].reset_index(drop=True)
     try:
         champion_scores = score(champion.model, champion.signature, chosen)
-    except ScoringError as error:
+        threshold = load_signature(champion.signature).threshold
+    except (ScoringError, SignatureError) as error:
         return f"the champion cannot score this branch's test set: {error}"
     challenger_scores = score(paths.onnx_model, paths.signature, chosen)
     labels = target_vector(chosen, settings.data)
-    sections, verdict = compare(chosen, labels, champion_scores, challenger_scores, settings)
+    sections, verdict = compare(
+        chosen, labels, champion_scores, challenger_scores, settings, champion_threshold=threshold
+    )
     document.update(sections)
     return verdict
+
+
+def _recognised(paths: ProjectPaths, champion: Champion) -> dict[str, Any]:
+    """How many of this branch's training records the champion's list holds. Record ids
+    fingerprint whole raw rows: a column added to the raw data changes every id, and then
+    no row the champion trained on can be recognised in the test set. A low share says so."""
+    if champion.training_records is None or not paths.train_data.is_file():
+        return {}
+    ids = pd.read_parquet(paths.train_data, columns=[RECORD_ID])[RECORD_ID].astype(str)
+    known = sum(record in champion.training_records for record in ids)
+    return {"branch_training_records_the_champion_knows": round(known / max(len(ids), 1), 4)}

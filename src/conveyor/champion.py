@@ -68,8 +68,36 @@ class Champion:
 
 def read_records(path: Path) -> frozenset[str]:
     """One record id per line, gzip-compressed."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return frozenset(line.strip() for line in handle if line.strip())
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return frozenset(line.strip() for line in handle if line.strip())
+    except (OSError, UnicodeDecodeError, EOFError) as error:
+        raise ChampionError(f"{path} is not a gzip file of record ids ({error})") from None
+
+
+def _read_about(path: Path) -> dict[str, Any]:
+    """`champion.json`, or an error naming it."""
+    try:
+        about = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ChampionError(
+            f"{path} is not valid JSON ({error}): fetch the champion again"
+        ) from None
+    if not isinstance(about, dict):
+        raise ChampionError(f"{path} must hold a JSON object: fetch the champion again")
+    return about
+
+
+def _record_ids(parquet: Path, where: str) -> list[str]:
+    """The record ids of a prepared training set (what `prepare` writes)."""
+    import pandas as pd
+
+    from conveyor.data import RECORD_ID
+
+    try:
+        return pd.read_parquet(parquet, columns=[RECORD_ID])[RECORD_ID].astype(str).tolist()
+    except Exception as error:  # pyarrow raises its own types for a missing column or file
+        raise ChampionError(f"{where} has no readable {RECORD_ID} column ({error})") from None
 
 
 def records_text(record_ids: Sequence[str]) -> bytes:
@@ -83,7 +111,7 @@ def load_champion(directory: Path) -> Champion | str:
     about_file = directory / ABOUT
     about: dict[str, Any] = {}
     if about_file.is_file():
-        about = json.loads(about_file.read_text(encoding="utf-8"))
+        about = _read_about(about_file)
         if about.get("found") is False:
             return str(about.get("reason") or "no champion was found")
     missing = [name for name in REQUIRED if not (directory / name).is_file()]
@@ -98,22 +126,18 @@ def load_champion(directory: Path) -> Champion | str:
 
 def pack(paths: ProjectPaths, output: Path, about: dict[str, Any]) -> list[Path]:
     """This checkout's model as a champion folder: what a release attaches."""
-    import pandas as pd
-
-    from conveyor.data import RECORD_ID
-
     sources = {MODEL: paths.onnx_model, SIGNATURE: paths.signature, METRICS: paths.metrics}
     missing = [str(p) for p in (*sources.values(), paths.train_data) if not p.is_file()]
     if missing:
         raise ChampionError(
             f"cannot pack the champion: {', '.join(missing)} missing; run `make run`"
         )
-    records = pd.read_parquet(paths.train_data, columns=[RECORD_ID])[RECORD_ID].astype(str)
+    records = _record_ids(paths.train_data, str(paths.train_data))
     written = [output / name for name in (*sources, TRAINING_RECORDS, ABOUT)]
     with staged_outputs() as out:
         for name, source in sources.items():
             out.write_bytes(output / name, source.read_bytes())
-        out.write_bytes(output / TRAINING_RECORDS, records_text(records.tolist()))
+        out.write_bytes(output / TRAINING_RECORDS, records_text(records))
         out.write_json(output / ABOUT, {"found": True, **about})
     return written
 
@@ -124,8 +148,8 @@ Runner = Callable[[Sequence[str], Path], subprocess.CompletedProcess[str]]
 def _run(command: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a tool; one that is not installed is a failed run that says so."""
     program, *rest = command
-    beside = Path(sys.executable).parent / program  # dvc in the environment, not activated
-    executable = str(beside) if beside.is_file() else program
+    beside = Path(sys.executable).parent / program  # dvc of this environment, not activated
+    executable = str(beside) if program == "dvc" and beside.is_file() else program
     try:
         return subprocess.run(
             [executable, *rest], cwd=cwd, capture_output=True, text=True, check=False
@@ -158,7 +182,11 @@ def from_release(
     fields = ["--json", "tagName,targetCommitish"]
     scope = ["--repo", repository] if repository else []
     view = run(["gh", "release", "view", *([tag] if tag else []), *fields, *scope], root)
-    release = json.loads(view.stdout) if view.returncode == 0 and view.stdout.strip() else {}
+    try:
+        release = json.loads(view.stdout) if view.returncode == 0 else {}
+    except ValueError:
+        release = {}  # only the name is lost: the assets are what the comparison needs
+    release = release if isinstance(release, dict) else {}
     name = release.get("tagName") or tag or "latest"
     return {"source": "release", "label": f"release {name}", "tag": name,
             "commit": release.get("targetCommitish")}  # fmt: skip
@@ -170,8 +198,13 @@ def from_revision(revision: str, work: Path, root: Path, run: Runner = _run) -> 
     if commit.returncode != 0:
         raise ChampionError(f"git revision {revision!r} is not known here (fetch it first)")
     sha = commit.stdout.strip()
-    wanted = {MODEL: "models/model.onnx", SIGNATURE: "models/signature.json",
-              "train.parquet": "data/prepared/train.parquet"}  # fmt: skip
+    paths = ProjectPaths(root)
+    sources = {
+        MODEL: paths.onnx_model,
+        SIGNATURE: paths.signature,
+        "train.parquet": paths.train_data,
+    }
+    wanted = {name: path.relative_to(root).as_posix() for name, path in sources.items()}
     for name, path in wanted.items():
         got = run(["dvc", "get", ".", path, "--rev", sha, "-o", str(work / name), "--force"], root)
         if got.returncode != 0:
@@ -179,15 +212,12 @@ def from_revision(revision: str, work: Path, root: Path, run: Runner = _run) -> 
                 f"{revision}'s {path} is neither in the DVC cache nor on the DVC remote: "
                 f"{_last_line(got)}"
             )
-    metrics = run(["git", "show", f"{sha}:metrics/metrics.json"], root)
+    metrics_path = paths.metrics.relative_to(root).as_posix()
+    metrics = run(["git", "show", f"{sha}:{metrics_path}"], root)
     if metrics.returncode == 0:
         (work / METRICS).write_text(metrics.stdout, encoding="utf-8")
-    import pandas as pd
-
-    from conveyor.data import RECORD_ID
-
-    records = pd.read_parquet(work / "train.parquet", columns=[RECORD_ID])[RECORD_ID]
-    (work / TRAINING_RECORDS).write_bytes(records_text(records.astype(str).tolist()))
+    records = _record_ids(work / "train.parquet", f"{revision}'s {wanted['train.parquet']}")
+    (work / TRAINING_RECORDS).write_bytes(records_text(records))
     (work / "train.parquet").unlink()
     label = f"{revision} ({sha[:7]})"
     return {"source": "git", "label": label, "revision": revision, "commit": sha}
@@ -202,7 +232,7 @@ def from_folder(folder: Path, work: Path) -> dict[str, Any]:
         if (folder / name).is_file():
             shutil.copyfile(folder / name, work / name)
     about_file = folder / ABOUT
-    about = json.loads(about_file.read_text(encoding="utf-8")) if about_file.is_file() else {}
+    about = _read_about(about_file) if about_file.is_file() else {}
     return {"label": str(folder), **about, "source": "folder", "folder": str(folder)}
 
 

@@ -157,8 +157,15 @@ def _load_settings(params: Path) -> Settings:
 def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
     """`conveyor report`: render the comparison and write it atomically."""
     from conveyor.atomic import staged_outputs
-    from conveyor.report import Context, release_notes, render_report
-    from conveyor.reportio import code_changes, from_git, from_tree, head_commit, read_comparison
+    from conveyor.report import FULL_REPORT, Context, release_notes, render_report
+    from conveyor.reportio import (
+        code_changes,
+        from_git,
+        from_tree,
+        head_commit,
+        model_digest,
+        read_comparison,
+    )
 
     current = from_tree(paths, arguments.params, arguments.label)
     base = from_git(paths, arguments.params, arguments.base) if arguments.base else None
@@ -167,13 +174,21 @@ def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
         code_changes=code_changes(paths.root, arguments.base) if arguments.base else None,
         commit=head_commit(paths.root),
         run_url=arguments.run_url,
+        model_sha256=model_digest(paths.onnx_model),
     )
+    whole = None
     if arguments.release_notes:
         text = release_notes(current, context)
     else:
         text = render_report(current, base, context=context)
+        whole = render_report(current, base, context=context, limit=sys.maxsize)
+    full = arguments.output.with_name(FULL_REPORT)
     with staged_outputs() as out:
         out.write_text(arguments.output, text)
+        if whole is not None and whole != text:  # cut to fit a comment: keep the whole too
+            out.write_text(full, whole)
+    if whole is not None and whole == text and full.exists():
+        full.unlink()  # an older run's, of another report
     print(f"wrote {arguments.output}")
     return 0
 

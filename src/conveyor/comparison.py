@@ -6,7 +6,8 @@ so each resample's difference cancels what the two models share (the rows that a
 hard for both): the interval of a paired difference is much narrower than the two intervals
 side by side, and a real drop of a few thousandths is told apart from noise. Pure: the
 probabilities come in, the comparison (a JSON-ready document and the gates) comes out;
-`conveyor.champion` fetches and scores the models, `conveyor.stages.compare` writes the files.
+`conveyor.champion` fetches the champion and `conveyor.challenge` scores both models and
+writes the file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from sklearn import metrics as skm
 from conveyor.config import Margin, Settings
 from conveyor.contract import predict_labels
 from conveyor.evaluate.bootstrap import Array, Interval, interval, poisson_weights
-from conveyor.evaluate.fairness import group_counts, groupings, make_grouping
+from conveyor.evaluate.fairness import (
+    CHART_RATES,
+    group_counts,
+    groupings,
+    make_grouping,
+    rounded,
+)
 from conveyor.evaluate.gates import judge
 from conveyor.evaluate.registry import DISPARITIES, METRICS, OVERALL, Scored, rates_from_counts
 from conveyor.evaluate.slices import REPORTED, find_slices
@@ -32,8 +39,6 @@ from conveyor.verdict import GateResult, Mode, Status, Verdict, too_small_reason
 ROC_GRID = tuple(round(i / 20, 2) for i in range(21))
 """False-positive rates at which both ROC curves are read: evenly spaced, as a mermaid
 xychart line needs, and few enough to read as a table."""
-CHART_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
-"""The per-group rates the report shows for both models."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,11 @@ class Difference:
 
     def as_dict(self) -> dict[str, float | None]:
         return {
-            "champion": _round(self.champion),
-            "challenger": _round(self.challenger),
-            "difference": _round(self.difference.value),
-            "ci_low": _round(self.difference.low),
-            "ci_high": _round(self.difference.high),
+            "champion": rounded(self.champion),
+            "challenger": rounded(self.challenger),
+            "difference": rounded(self.difference.value),
+            "ci_low": rounded(self.difference.low),
+            "ci_high": rounded(self.difference.high),
         }
 
 
@@ -142,9 +147,9 @@ def _margin_gate(
         kind="champion",
         metric=metric,
         group=where,
-        value=_round(estimate.value),
-        ci_low=_round(estimate.low),
-        ci_high=_round(estimate.high),
+        value=rounded(estimate.value),
+        ci_low=rounded(estimate.low),
+        ci_high=rounded(estimate.high),
         ci_level=estimate.level,
         bound=bound.value,
         direction=bound.direction,
@@ -194,8 +199,8 @@ def _slices(
         positives = int(after.labels.sum())
         small = len(piece.rows) < support.rows or positives < support.positives
         metrics: dict[str, Any] = {
-            m: {"champion": _round(METRICS[m].point(before)),
-                "challenger": _round(METRICS[m].point(after))}
+            m: {"champion": rounded(METRICS[m].point(before)),
+                "challenger": rounded(METRICS[m].point(after))}
             for m in REPORTED
         }  # fmt: skip
         resamples = None if small else weights[:, piece.rows]
@@ -248,7 +253,7 @@ def _fairness(
                 "rows": int(rows[i]),
                 "positives": int(positives[i]),
                 "included": bool(included[i]),
-                **{side: {r: _round(rates[side][r][i]) for r in CHART_RATES} for side in sides},
+                **{side: {r: rounded(rates[side][r][i]) for r in CHART_RATES} for side in sides},
             }
             for i, group in enumerate(grouping.groups)
         }
@@ -282,9 +287,11 @@ def _fairness(
     return report, gates
 
 
-def roc_on_grid(labels: Array, probabilities: Array) -> list[float]:
+def roc_on_grid(labels: Array, probabilities: Array) -> list[float | None]:
     """The true-positive rate at each false-positive rate of `ROC_GRID` (linear between the
     curve's points, as the ROC's own segments are)."""
+    if np.unique(labels).size < 2:  # one class only: no curve (None, as JSON's null)
+        return [None] * len(ROC_GRID)
     fpr, tpr, _ = skm.roc_curve(labels, probabilities)
     return [round(float(v), 4) for v in np.interp(ROC_GRID, fpr, tpr)]
 
@@ -295,13 +302,17 @@ def compare(
     champion_probabilities: Array,
     challenger_probabilities: Array,
     settings: Settings,
+    *,
+    champion_threshold: float | None = None,
 ) -> tuple[dict[str, Any], Verdict]:
     """Both models on the same rows (already narrowed to the rows to compare): the
-    comparison's sections and the verdict of the champion gates."""
+    comparison's sections and the verdict of the champion gates.
+
+    Each model labels rows at its own threshold (the champion's from its signature, as it
+    serves): a pull request that moves the threshold is judged on what it changes."""
     threshold = settings.model.threshold
-    champion = Scored(
-        labels, champion_probabilities, predict_labels(champion_probabilities, threshold)
-    )
+    own = threshold if champion_threshold is None else champion_threshold
+    champion = Scored(labels, champion_probabilities, predict_labels(champion_probabilities, own))
     challenger = Scored(
         labels, challenger_probabilities, predict_labels(challenger_probabilities, threshold)
     )
@@ -331,8 +342,3 @@ def compare(
 def _undefined(level: float) -> Difference:
     """No estimate (too little support): a gate on it is `not gated`."""
     return Difference(math.nan, math.nan, Interval(math.nan, math.nan, math.nan, level))
-
-
-def _round(value: Any) -> float | None:
-    number = float(value)
-    return round(number, 6) if math.isfinite(number) else None

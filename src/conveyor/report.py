@@ -9,6 +9,7 @@ GitHub's comment limit: the least needed sections give way first, and say so.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from typing import Any
 
 from conveyor import charts
 from conveyor.evaluate.registry import METRICS, OVERALL
+from conveyor.gate_changes import flatten, loosened
 from conveyor.verdict import GateResult, Mode, Status, Verdict
 
 TITLE = "Conveyor model report"
@@ -26,6 +28,13 @@ RESERVED = 1_536
 """Room kept for the watermark and the note of what was cut."""
 SLICES_SHOWN = 5
 """The worst slices shown open; the others are folded."""
+FULL_REPORT = "report-full.md"
+"""Written beside the report when the report had to be cut: the same report, whole."""
+MAX_GATE_ROWS = 80
+"""Gates listed open, and passing gates listed folded; the rest are counted (a slice column
+with hundreds of values would make a report no one reads, and one GitHub cannot post)."""
+MAX_SLICE_ROWS = 100
+MAX_GROUP_ROWS = 40
 MAX_PARAMETER_ROWS = 60
 """Changed parameters listed; the rest are counted (a search space pasted in whole)."""
 STATUS_ICONS = {
@@ -56,18 +65,8 @@ class Context:
     code_changes: tuple[str, ...] | None = None
     commit: str | None = None
     run_url: str | None = None
-
-
-def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested params -> dotted keys, so a diff names exactly what changed."""
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+    model_sha256: str | None = None
+    """This checkout's `models/model.onnx`, to tell a stale comparison from a current one."""
 
 
 def _number(value: Any) -> str:
@@ -96,7 +95,8 @@ def _param(value: Any) -> str:
 
 def metrics_table(current: ModelState, base: ModelState | None) -> list[str]:
     """Overall test metrics; the change column says whether it moved the right way."""
-    lines = [f"| metric | {base.label if base else 'base'} | {current.label} | change |",
+    side = _text(base.label) if base else "base"
+    lines = [f"| metric | {side} | {_text(current.label)} | change |",
              "|---|---:|---:|---:|"]  # fmt: skip
     for name in OVERALL:
         higher_is_better = METRICS[name].higher_is_better
@@ -126,7 +126,7 @@ def params_table(current: ModelState, base: ModelState | None) -> list[str]:
     changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
     if not changed:
         return ["No parameter changed."]
-    lines = [f"| parameter | {base.label} | {current.label} |", "|---|---|---|"]
+    lines = [f"| parameter | {_text(base.label)} | {_text(current.label)} |", "|---|---|---|"]
     shown = changed[:MAX_PARAMETER_ROWS]
     lines += [f"| `{_text(k)}` | {_param(before.get(k))} | {_param(now.get(k))} |" for k in shown]
     if len(changed) > len(shown):
@@ -156,12 +156,17 @@ def gates_section(
         )
 
     header = ["| status | mode | gate |", "|---|---|---|"]
-    open_rows = [row(g) for g in gates if g.needs_attention]
-    folded = [row(g) for g in gates if not g.needs_attention and not g.too_small]
+    needing = [g for g in gates if g.needs_attention]
+    passing = [g for g in gates if not g.needs_attention and not g.too_small]
+    open_rows = [row(g) for g in needing[:MAX_GATE_ROWS]]
+    folded = [row(g) for g in passing[:MAX_GATE_ROWS]]
+    unlisted = len(needing) - len(open_rows) + len(passing) - len(folded)
     lines = [*header, *open_rows] if open_rows else ["Every gate passed or was not gated."]
     if folded:
         lines += ["", f"<details><summary>{len(folded)} passing or not gated</summary>", "",
                   *header, *folded, "", "</details>"]  # fmt: skip
+    if unlisted:
+        lines.append(f"\n{unlisted:,} more gate(s) not listed: `metrics/gates.json` has them all.")
     small = sum(g.too_small for g in gates)
     if small:
         lines.append(
@@ -219,41 +224,11 @@ def verdict_line(current: ModelState, extra: Verdict | None = None) -> str:
     return "✅ **All blocking gates pass**" + (f": {listed}." if notes else ".")
 
 
-_MODE_RANK = {str(Mode.OFF): 0, str(Mode.REPORT): 1, str(Mode.BLOCK): 2}
-_LOOSER_WHEN_HIGHER = ("max", "max_drop", "max_increase", "rows", "positives", "level")
-"""Gate settings that judge less when raised: a maximum, a margin, the support below which
-nothing is gated, the confidence level (a wider interval fails less often)."""
-
-
 def loosened_gates(current: ModelState, base: ModelState | None) -> list[str]:
-    """Every way this branch's `gates:` judge less than the base's: a bound moved the lenient
-    way, a margin widened, a mode lowered, a gate removed, `fail_on_inconclusive` dropped."""
+    """Every way this branch's `gates:` judge less than the base's (`gate_changes`)."""
     if base is None:
         return []
-    before = flatten(base.params.get("gates") or {}, "gates.")
-    now = flatten(current.params.get("gates") or {}, "gates.")
-    found = []
-    for key in sorted(before):
-        old, new = before[key], now.get(key)
-        leaf = key.rsplit(".", 1)[-1]
-        if key not in now:
-            if leaf in ("min", *_LOOSER_WHEN_HIGHER) or leaf == "mode":
-                found.append(f"`{_text(key)}` removed (was {_param(old)})")
-            continue
-        if old == new:
-            continue
-        looser = False
-        if leaf == "mode":
-            looser = _MODE_RANK.get(str(new), 2) < _MODE_RANK.get(str(old), 2)
-        elif leaf == "fail_on_inconclusive":
-            looser = old is True and new is not True
-        elif _is_number(old) and _is_number(new):
-            looser = (
-                new < old if leaf == "min" else new > old if leaf in _LOOSER_WHEN_HIGHER else False
-            )
-        if looser:
-            found.append(f"`{_text(key)}` {_param(old)} → {_param(new)}")
-    return found
+    return [f"`{_text(key)}` {what}" for key, what in loosened(base.params, current.params)]
 
 
 def _is_number(value: Any) -> bool:
@@ -391,6 +366,8 @@ def slices_section(
 
     gated = [(name, entry) for name, entry in found if entry.get("gated")]
     gated.sort(key=lambda item: _sort_key(number(item[1], "challenger")))
+    unlisted = max(len(gated) - MAX_SLICE_ROWS, 0)
+    gated = gated[:MAX_SLICE_ROWS]
     shown = SLICES_SHOWN
     sides = ["champion", _text(current.label), "difference"] if compared else [_text(current.label)]
     lines = [
@@ -412,7 +389,9 @@ def slices_section(
     if len(gated) > shown:
         header, rest = lines[2:4], lines[4 + shown :]
         lines[4 + shown :] = ["", *_folded(f"{len(rest)} more slice(s)", [*header, *rest])]
-    small = len(found) - len(gated)
+    if unlisted:
+        lines.append(f"\n{unlisted:,} better slice(s) not listed: the report artifact has them.")
+    small = len(found) - len(gated) - unlisted
     if small:
         lines.append(f"\n{small} slice(s) below the support to judge are counted, not listed.")
     return lines
@@ -423,7 +402,7 @@ def _sort_key(value: Any) -> tuple[bool, float]:
     return (not _is_number(value), float(value) if _is_number(value) else 0.0)
 
 
-GROUP_RATES = {"selection_rate": "selection", "true_positive_rate": "TPR",
+RATE_COLUMNS = {"selection_rate": "selection", "true_positive_rate": "TPR",
                "false_positive_rate": "FPR"}  # fmt: skip
 """The per-group rates the report shows, and their column names."""
 
@@ -433,12 +412,12 @@ def _group_table(groups: Mapping[str, Any], compared: bool) -> list[str]:
     sides = ("champion", "challenger") if compared else ("challenger",)
     names = [f"{short} {'branch' if side == 'challenger' and compared else side}"
              if compared else short
-             for short in GROUP_RATES.values() for side in sides]  # fmt: skip
+             for short in RATE_COLUMNS.values() for side in sides]  # fmt: skip
     lines = ["| group | rows | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
     for name, group in groups.items():
         cells = [
             _number((group.get(side) or {}).get(rate) if compared else group.get(rate))
-            for rate in GROUP_RATES
+            for rate in RATE_COLUMNS
             for side in sides
         ]
         lines.append(f"| {_text(name)} | {group.get('rows', 0):,} | " + " | ".join(cells) + " |")
@@ -453,7 +432,12 @@ def _disparity_table(
     """Each disparity of one grouping: its value, its bound and, with a champion, the change."""
     from conveyor.evaluate.registry import DISPARITIES
 
-    columns = ["champion", "this branch", "bound", "difference"] if compared else ["value", "bound"]
+    # The bound is judged by the evaluate stage on the whole test set; a champion comparison
+    # may leave rows out, so its values sit beside that verdict, not under it.
+    bound_column = "bound (whole test set)" if compared else "bound"
+    columns = (
+        ["champion", "this branch", bound_column, "difference"] if compared else ["value", "bound"]
+    )
     lines = ["| disparity | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for metric, entry in disparities.items():
         bound = bounds.get((grouping, metric))
@@ -491,10 +475,13 @@ def fairness_section(
     lines: list[str] = []
     for grouping, entry in source.items():
         every = entry.get("groups") or {}
-        groups = {name: group for name, group in every.items() if group.get("included")}
+        included = [(name, group) for name, group in every.items() if group.get("included")]
+        groups = dict(included[:MAX_GROUP_ROWS])
         lines += [f"**{_text(grouping)}**", "", *_group_table(groups, compared)]
-        if len(every) > len(groups):
-            hidden = len(every) - len(groups)
+        if len(included) > len(groups):
+            lines.append(f"\n{len(included) - len(groups):,} more group(s) not listed.")
+        hidden = len(every) - len(included)
+        if hidden:
             lines.append(f"\n{hidden} group(s) below the support to judge are counted, not listed.")
         if entry.get("disparities"):
             lines += ["", *_disparity_table(grouping, entry["disparities"], compared, bounds,
@@ -554,17 +541,14 @@ def fit(sections: list[Section], limit: int, where: str) -> str:
             parts += [*section.lines, ""]
         return "\n".join(parts).rstrip("\n") + "\n"
 
-    cut: list[str] = []
     for victim in sorted((s for s in sections if not s.keep), key=lambda s: s.priority):
         if len(text()) <= limit:
             break
-        name = (victim.heading or "a section").lstrip("# ")
-        cut.append(name)
-        note = f"_Cut to fit GitHub's comment limit: the full report is {where}._"
+        note = f"_Cut to fit GitHub's comment limit: the whole report is {where}._"
         current[current.index(victim)] = Section(victim.heading, [note], victim.priority)
     rendered = text()
     if len(rendered) > limit:  # what is kept is still too long: cut it at a line
-        note = f"\n\n_Cut here to fit GitHub's comment limit: the full report is {where}._\n"
+        note = f"\n\n_Cut here to fit GitHub's comment limit: the whole report is {where}._\n"
         rendered = rendered[: limit - len(note)].rsplit("\n", 1)[0] + note
     return rendered
 
@@ -580,21 +564,25 @@ def render_report(
     """The whole report, ready for CML, `gh pr comment` or `$GITHUB_STEP_SUMMARY`."""
     context = context or Context(run_url=run_url)
     if run_url and not context.run_url:
-        context = Context(context.comparison, context.code_changes, context.commit, run_url)
+        context = dataclasses.replace(context, run_url=run_url)
     comparison = context.comparison
     extra = _comparison_verdict(comparison)
-    compared = f"`{current.label}` against `{base.label}`" if base else f"`{current.label}`"
+    compared = (
+        f"`{_text(current.label)}` against `{_text(base.label)}`" if base
+        else f"`{_text(current.label)}`"
+    )  # fmt: skip
     head = [verdict_line(current, extra), ""]
     loosened = loosened_gates(current, base)
     if loosened:
         head += ["> [!WARNING]", "> This pull request loosens or switches off gates: "
                  + "; ".join(loosened) + ".", ""]  # fmt: skip
+    stale = _stale(comparison, context)
+    if stale:
+        head += ["> [!CAUTION]", f"> {stale}", ""]
     head += [f"Comparing {compared}.", "", *what_changed(current, base, context)]
-    where = (
-        f"in [the CI run's report artifact]({context.run_url})"
-        if context.run_url
-        else "in the CI run's report artifact"
-    )
+    where = f"`{FULL_REPORT}` in the CI run's report artifact"
+    if context.run_url:
+        where = f"`{FULL_REPORT}` in [the CI run's report artifact]({context.run_url})"
     sections = [
         Section(f"## {TITLE}", head, keep=True),
         Section("### Against the champion", champion_section(comparison, current), 5),
@@ -616,6 +604,16 @@ def _base_metrics(
     return (
         _folded("the committed metrics of both commits", table) if _compared(comparison) else table
     )
+
+
+def _stale(comparison: Mapping[str, Any] | None, context: Context) -> str | None:
+    """A comparison made of another model than this checkout's (`make compare` not run
+    again after the model changed) must not pass for this one's."""
+    compared = (comparison or {}).get("challenger_onnx_sha256")
+    if compared and context.model_sha256 and compared != context.model_sha256:
+        return ("The champion comparison is of another model than this checkout's "
+                "(`models/model.onnx` changed since): run `make compare` again.")  # fmt: skip
+    return None
 
 
 def _comparison_verdict(comparison: Mapping[str, Any] | None) -> Verdict | None:

@@ -6,6 +6,7 @@ from git: no cache, no remote and no second pipeline run is needed to compare wi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -122,6 +123,12 @@ def head_commit(root: Path) -> str | None:
     return found.strip() if found else None
 
 
+def model_digest(path: Path) -> str | None:
+    """A model file's sha256: the comparison records the challenger's, and the report warns
+    when this checkout's differs (a comparison of another model must not pass for this one's)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def read_comparison(path: Path) -> dict[str, Any] | None:
     """`reports/comparison.json`, when `conveyor compare` wrote one."""
     if not path.is_file():
@@ -132,4 +139,5 @@ def read_comparison(path: Path) -> dict[str, Any] | None:
         raise ConveyorError(f"{path} is not valid JSON: run `make compare` again") from None
     if not isinstance(document, dict) or document.get("schema_version") != 1:
         raise ConveyorError(f"{path} was written by another version: run `make compare` again")
+    load_verdict(document.get("verdict"), str(path))  # a malformed verdict: named, exit 2
     return document

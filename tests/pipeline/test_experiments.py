@@ -69,6 +69,7 @@ class Experiment:
     comparison: dict[str, Any]
     exp_output: str
     overrides: list[str]
+    worse_when: str
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,8 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Experiment]
     exp_output = dvc(clone, "exp", "run", *(a for o in overrides for a in ("-S", o)))
     worse = run_conveyor("compare", cwd=clone)
     comparison = json.loads((clone / "reports" / "comparison.json").read_text())
-    yield Experiment(clone, margin, itself, worse, comparison, exp_output, overrides)
+    worse_when = settings.gates.champion.overall[margin].worse_when
+    yield Experiment(clone, margin, itself, worse, comparison, exp_output, overrides, worse_when)
 
 
 def test_the_champion_comes_from_the_revisions_dvc_outputs(experiment: Experiment) -> None:
@@ -132,7 +134,9 @@ def test_a_worse_challenger_from_dvc_exp_run_is_blocked(experiment: Experiment) 
     assert found, line
     metric, value, low, high = found.group(1), *map(float, found.group(2, 3, 4))
     assert metric == experiment.margin
-    assert low <= value <= high < 0
+    assert low <= value <= high
+    # Wholly on the worse side: below zero for a metric that drops, above for one that rises.
+    assert high < 0 if experiment.worse_when == "lower" else low > 0
     entry = experiment.comparison["overall"][metric]
     assert entry["difference"] == pytest.approx(value, abs=1e-4)
     # Every test row was held out from the champion's training: none is left out here.

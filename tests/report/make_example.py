@@ -1,7 +1,7 @@
 """Write docs/report-example.md and its screenshot: the report of this checkout's model against
 a worse baseline, as a team sees it before adopting the template (`make report-example`).
 
-The baseline is this pipeline with `model.hyperparameters.max_iter` cut to 20, trained with
+The baseline is this pipeline made worse (`BASELINES`: e.g. `max_iter` cut to 20), trained with
 `dvc exp run` in a throw-away clone that shares this repository's DVC cache, then packed as a
 champion exactly as a release packs one. The report is `conveyor report`'s, rendered with
 GitHub's cmark-gfm and mermaid in headless Chromium (tests/report/render.py).
@@ -16,11 +16,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from conveyor.config import load_settings
 from tests.report.render import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-BASELINE = "model.hyperparameters.max_iter=20"
+BASELINES = {
+    "hist_gradient_boosting": "max_iter=20",
+    "logistic_regression": "C=0.001",
+    "random_forest": "n_estimators=5",
+}
+"""A plausible, clearly worse baseline per estimator: fewer boosting rounds or trees, or far
+stronger regularisation."""
 
 
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
@@ -38,10 +45,13 @@ def make_example(markdown: Path, png: Path) -> None:
         _run("git", "clone", "--quiet", str(ROOT), str(clone), cwd=ROOT)
         _run(str(BIN / "dvc"), "cache", "dir", "--local", str(ROOT / ".dvc" / "cache"), cwd=clone)
         _run(str(BIN / "dvc"), "repro", "--quiet", cwd=clone)
-        _run(str(BIN / "dvc"), "exp", "run", "--quiet", "-S", BASELINE, cwd=clone)
+        estimator = load_settings(ROOT / "params.yaml").model.estimator
+        baseline = BASELINES[estimator]
+        _run(str(BIN / "dvc"), "exp", "run", "--quiet", "-S", f"model.hyperparameters.{baseline}",
+             cwd=clone)  # fmt: skip
         champion = Path(scratch) / "champion"
         _run(str(BIN / "conveyor"), "champion", "pack", "--output", str(champion),
-             "--label", f"worse baseline ({BASELINE.rsplit('.', 1)[1]})", cwd=clone)  # fmt: skip
+             "--label", f"worse baseline ({baseline})", cwd=clone)  # fmt: skip
         comparison = Path(scratch) / "comparison.json"
         compared = subprocess.run(
             [str(BIN / "conveyor"), "compare", "--champion", str(champion),

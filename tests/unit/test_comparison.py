@@ -145,7 +145,8 @@ def test_rows_the_champion_trained_on_are_left_out() -> None:
 
 
 def test_roc_on_the_grid_starts_and_ends_at_the_corners() -> None:
-    tpr = roc_on_grid(LABELS, CHAMPION)
+    found = roc_on_grid(LABELS, CHAMPION)
+    tpr = [value for value in found if value is not None]
     assert len(tpr) == 21 and tpr[-1] == 1.0
     assert all(a <= b for a, b in itertools.pairwise(tpr))
 
@@ -179,3 +180,29 @@ def test_margins_are_validated(margins: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         settings({"champion": margins})
     assert message in str(caught.value)
+
+
+def test_rows_of_one_class_give_no_curve_and_no_crash() -> None:
+    """Left with one class (every positive was a training row of the champion): the ROC is
+    undefined, written as nulls, and the margins on it are not gated."""
+    only_negatives = LABELS == 0
+    sections, verdict = compare(
+        FRAME[only_negatives], LABELS[only_negatives], CHAMPION[only_negatives],
+        WORSE[only_negatives], settings(_margins({"roc_auc": {"max_drop": 0.01}})),
+    )  # fmt: skip
+    assert sections["roc"]["champion"] == [None] * 21
+    assert verdict.gates[0].status is Status.NOT_GATED
+
+
+def test_the_champion_labels_rows_at_its_own_threshold() -> None:
+    """A branch that only lowers the threshold: the champion keeps its own, so the selection
+    rate rises for the branch alone."""
+    raw = settings(_margins({})).model_dump()
+    raw["model"]["threshold"] = 0.3
+    from conveyor.config import parse_settings
+
+    lowered = parse_settings(raw)
+    sections, _ = compare(FRAME, LABELS, CHAMPION, CHAMPION.copy(), lowered, champion_threshold=0.5)
+    rate = sections["overall"]["selection_rate"]
+    assert rate["challenger"] > rate["champion"]
+    assert rate["champion"] == round(float((CHAMPION >= 0.5).mean()), 6)

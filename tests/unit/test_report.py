@@ -10,9 +10,9 @@ import yaml
 
 from conveyor.errors import ConveyorError
 from conveyor.paths import ProjectPaths
+from conveyor.gate_changes import flatten
 from conveyor.report import (
     ModelState,
-    flatten,
     gates_section,
     metrics_table,
     params_table,

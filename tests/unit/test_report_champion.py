@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +21,9 @@ from conveyor.report import (
     release_notes,
     render_report,
 )
+from tests.conftest import churn_params, run_conveyor
 from tests.unit.test_comparison import CHAMPION, FRAME, LABELS, WORSE
-from tests.unit.verdicts import gate, settings, verdict
+from tests.unit.verdicts import gate, settings, verdict, write_outputs
 
 GATES = verdict(gate("overall.roc_auc", "pass"))
 MARGINS = {"champion": {"overall": {"roc_auc": {"max_drop": 0.005}},
@@ -133,6 +137,7 @@ def test_a_pull_request_that_loosens_gates_is_warned_about() -> None:
     assert found == [
         "`gates.champion.overall.roc_auc.max_drop` `0.005` → `0.02`",
         "`gates.fail_on_inconclusive` `true` → `false`",
+        "`gates.overall.f1.mode` `block` → `report`",  # no mode was block: a mode added
         "`gates.overall.log_loss.max` `0.3` → `0.35`",
         "`gates.overall.roc_auc.min` `0.9` → `0.85`",
         "`gates.slices.min_support.rows` `100` → `500`",
@@ -147,7 +152,19 @@ def test_a_pull_request_that_loosens_gates_is_warned_about() -> None:
     removed = copy.deepcopy(base.params)
     del removed["gates"]["champion"]
     assert loosened_gates(ModelState("pr", params=removed), base) == [
-        "`gates.champion.overall.roc_auc.max_drop` removed (was `0.005`)"
+        "`gates.champion.overall.roc_auc` removed"
+    ]
+    # Dropping `mode: report` makes a gate block: tighter, not looser.
+    assert loosened_gates(ModelState("pr", params=base.params), lowered) == []
+    switched_off = copy.deepcopy(base.params)
+    switched_off["gates"]["champion"]["overall"]["roc_auc"]["mode"] = "off"
+    assert loosened_gates(ModelState("pr", params=switched_off), base) == [
+        "`gates.champion.overall.roc_auc.mode` `block` → `off`"
+    ]
+    data_before = ModelState("main", params=_params(data={"positive_rate_min": 0.05}))
+    data_after = ModelState("pr", params=_params(data={"positive_rate_min": 0.01}))
+    assert loosened_gates(data_after, data_before) == [
+        "`gates.data.positive_rate_min` `0.05` → `0.01`"
     ]
     tighter = ModelState("pr", params=_params(overall={"roc_auc": {"min": 0.95}}))
     assert (
@@ -183,8 +200,8 @@ def test_when_even_that_is_too_long_sections_give_way_and_say_so() -> None:
     cut = render_report(current, None, context=context, limit=len(full) // 2)
     assert len(cut) <= len(full) // 2
     note = (
-        "_Cut to fit GitHub's comment limit: the full report is in [the CI run's report "
-        "artifact](https://ci.example/run/7)._"
+        "_Cut to fit GitHub's comment limit: the whole report is `report-full.md` in [the CI "
+        "run's report artifact](https://ci.example/run/7)._"
     )
     assert note in cut
     assert cut.splitlines()[2] == full.splitlines()[2]  # the verdict line is never cut
@@ -199,3 +216,28 @@ def test_release_notes_carry_the_comparison_and_the_margins() -> None:
     assert "release model-20261127-abc1234" in notes
     assert "| ❌ fail | block | roc_auc vs champion" in notes
     assert notes.rstrip().endswith("Built from commit `abc1234def`.")
+
+
+def test_the_cli_keeps_the_whole_report_beside_a_cut_one(tmp_path: Path) -> None:
+    """`conveyor report` writes report-full.md only when the report had to be cut."""
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    write_outputs(tmp_path, {"roc_auc": 0.9}, GATES)
+    (tmp_path / "params.yaml").write_text(json.dumps(churn_params()))
+    comparison = tmp_path / "reports" / "comparison.json"
+    comparison.parent.mkdir()
+    document = _comparison(WORSE)
+    # Thousands of passing gates, each listed folded: a report far past the comment limit.
+    many = [{**document["verdict"]["gates"][0], "id": f"champion.g{i}.roc_auc", "status": "pass",
+             "message": f"g{i} roc_auc vs champion " + "x" * 900} for i in range(79)]  # fmt: skip
+    document["verdict"]["gates"] += many
+    comparison.write_text(json.dumps(document))
+    output = tmp_path / "report.md"
+    result = run_conveyor("report", "--output", str(output), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    cut, whole = output.read_text(), (tmp_path / "report-full.md").read_text()
+    assert len(cut) <= COMMENT_LIMIT < len(whole)
+    assert "`report-full.md` in the CI run's report artifact" in cut
+    document["verdict"]["gates"] = document["verdict"]["gates"][:1]
+    comparison.write_text(json.dumps(document))
+    assert run_conveyor("report", "--output", str(output), cwd=tmp_path).code == 0
+    assert not (tmp_path / "report-full.md").exists(), "a whole report needs no second copy"

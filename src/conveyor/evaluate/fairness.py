@@ -123,7 +123,7 @@ def _report(grouping: Grouping, estimates: dict[str, Interval], support: Support
                 "rows": int(grouping.rows[i]),
                 "positives": int(grouping.positives[i]),
                 "included": bool(grouping.included[i]),
-                **{rate: _round(rates[rate][i]) for rate in GROUP_RATES},
+                **{rate: rounded(rates[rate][i]) for rate in GROUP_RATES},
             }
             for i, group in enumerate(grouping.groups)
         },
@@ -132,7 +132,7 @@ def _report(grouping: Grouping, estimates: dict[str, Interval], support: Support
         ],
         "support": {"rows": support.rows, "positives": support.positives},
         "disparities": {
-            name: {"value": _round(e.value), "ci_low": _round(e.low), "ci_high": _round(e.high)}
+            name: {"value": rounded(e.value), "ci_low": rounded(e.low), "ci_high": rounded(e.high)}
             for name, e in estimates.items()
         },
     }
@@ -175,6 +175,7 @@ def evaluate_fairness(
     return report, gates, pd.DataFrame(chart)
 
 
-def _round(value: Any) -> float | None:
+def rounded(value: Any) -> float | None:
+    """A number for the JSON outputs: six decimals, None (null) where it is undefined."""
     number = float(value)
     return round(number, 6) if np.isfinite(number) else None
