@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conveyor.errors import ConveyorError
-from conveyor.paths import ProjectPaths
 from conveyor.gate_changes import flatten
+from conveyor.paths import ProjectPaths
 from conveyor.report import (
     ModelState,
     gates_section,
