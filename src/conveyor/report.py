@@ -30,6 +30,9 @@ SLICES_SHOWN = 5
 """The worst slices shown open; the others are folded."""
 FULL_REPORT = "report-full.md"
 """Written beside the report when the report had to be cut: the same report, whole."""
+RECOGNISED = 0.5
+"""Below this share of the branch's training records found among the champion's, the ids
+probably changed (they fingerprint whole raw rows) and the report says the exclusion may miss."""
 MAX_GATE_ROWS = 80
 """Gates listed open, and passing gates listed folded; the rest are counted (a slice column
 with hundreds of values would make a report no one reads, and one GitHub cannot post)."""
@@ -312,6 +315,13 @@ def champion_section(comparison: Mapping[str, Any] | None, current: ModelState) 
         where += f" it never trained on ({left_out:,} rows it trained on left out)"
     else:
         where += " it never trained on"
+    known = rows.get("branch_training_records_the_champion_knows")
+    if isinstance(known, int | float) and known < RECOGNISED:
+        where += (
+            f". Caution: the champion's training records hold only {known:.0%} of this "
+            "branch's, so record ids may have changed (a raw column added or retyped) and rows "
+            "it trained on may not be recognised"
+        )
     level = (comparison.get("verdict") or {}).get("bootstrap", {}).get("level", 0.95)
     lines = [
         f"Champion: **{_text(champion.get('label', 'champion'))}**, compared {where}. Both "

@@ -66,6 +66,16 @@ def test_a_worse_challenger_blocks_and_the_table_marks_only_real_changes() -> No
     assert "roc_auc vs champion" in text and "worse than the allowed drop 0.0050" in text
 
 
+def test_record_ids_the_champion_does_not_know_are_a_caution() -> None:
+    document = _comparison(WORSE)
+    document["rows"]["branch_training_records_the_champion_knows"] = 0.02
+    assert "Caution: the champion's training records hold only 2% of this branch's" in _report(
+        document
+    )
+    document["rows"]["branch_training_records_the_champion_knows"] = 0.97
+    assert "Caution" not in _report(document)
+
+
 def test_an_identical_challenger_passes_and_marks_nothing() -> None:
     text = _report(_comparison(CHAMPION.copy()))
     assert text.splitlines()[2].startswith("✅ **All blocking gates pass**")
