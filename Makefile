@@ -69,13 +69,12 @@ gate: setup ## print every quality gate; fail if a blocking gate failed
 	conveyor gate
 
 # CHAMPION_FROM and BASE reach the recipes through the environment, never the recipe's text.
-# auto: the latest GitHub release's model (with gh), else BASE's (unset: HEAD, the model as
-# last committed; BASE= for none) from the DVC cache or remote, else none (the fixed bounds
-# still apply).
+# auto: the latest GitHub release's model (with gh), else BASE's (default HEAD: the model as
+# last committed) from the DVC cache or remote, else none (the fixed bounds still apply).
 CHAMPION_FROM ?= auto
 export CHAMPION_FROM
 champion: setup ## fetch the champion (the model in production) into .champion/ (CHAMPION_FROM=auto|release|release:TAG|git:REV|path:DIR)
-	conveyor champion fetch --from "$$CHAMPION_FROM" --base "$${BASE-HEAD}"
+	conveyor champion fetch --from "$$CHAMPION_FROM" --base "$${BASE:-HEAD}"
 
 compare: setup ## judge this checkout's model against the champion (gates.champion); fail if a blocking margin failed
 	conveyor compare

@@ -26,13 +26,14 @@ from conveyor.contract import predict_labels
 from conveyor.evaluate.bootstrap import Array, Interval, interval, poisson_weights
 from conveyor.evaluate.fairness import (
     CHART_RATES,
+    disparity_samples,
     group_counts,
     groupings,
     make_grouping,
     rounded,
 )
-from conveyor.evaluate.gates import judge
-from conveyor.evaluate.registry import DISPARITIES, METRICS, OVERALL, Scored, rates_from_counts
+from conveyor.evaluate.gates import Subject, make_gate
+from conveyor.evaluate.registry import METRICS, OVERALL, Scored, rates_from_counts
 from conveyor.evaluate.slices import REPORTED, find_slices
 from conveyor.verdict import GateResult, Mode, Status, Verdict, too_small_reason
 
@@ -120,45 +121,32 @@ def _margin_gate(
     positives: int | None,
     reason: str | None = None,
 ) -> GateResult:
-    """A non-inferiority gate: the interval of the difference against the margin."""
+    """A non-inferiority gate: the interval of the difference against the margin, judged by
+    `make_gate` like every gate, in words of its own."""
     where, metric = subject
-    bound = margin.as_bound()
-    estimate = diff.difference
-    finite = all(math.isfinite(x) for x in (estimate.value, estimate.low, estimate.high))
-    if reason is None and not finite:
-        reason = "undefined on these rows, e.g. one class only"
-    status = Status.NOT_GATED if reason else judge(estimate, bound)
     allowed = (
         f"allowed drop {margin.max_drop:.4f}"
         if margin.max_drop is not None
         else f"allowed increase {margin.max_increase:.4f}"
     )
-    subject_text = f"{where} {metric}" if where else metric
-    if reason:
-        message = f"{subject_text} vs champion: not gated ({reason}, n={n:,})"
-    else:
+
+    def message(
+        *, where: str | None, metric: str, estimate: Interval | None, n: int, status: Status,
+        reason: str | None = None, **_: Any,
+    ) -> str:  # fmt: skip
+        subject_text = f"{where} {metric}" if where else metric
+        if estimate is None or reason:
+            return f"{subject_text} vs champion: not gated ({reason or 'no estimate'}, n={n:,})"
         verdict = {Status.FAIL: "worse than", Status.PASS: "within"}.get(status, "undecided at")
-        message = (
+        return (
             f"{subject_text} vs champion {estimate.value:+.4f} ({estimate.level:.0%} CI "
             f"{estimate.low:+.4f} to {estimate.high:+.4f}, n={n:,}): {verdict} the {allowed}"
         )
-    return GateResult(
-        id=".".join(p for p in ("champion", where, metric) if p),
-        kind="champion",
-        metric=metric,
-        group=where,
-        value=rounded(estimate.value),
-        ci_low=rounded(estimate.low),
-        ci_high=rounded(estimate.high),
-        ci_level=estimate.level,
-        bound=bound.value,
-        direction=bound.direction,
-        n=n,
-        positives=positives,
-        status=status,
-        mode=Mode(margin.mode),
-        message=message,
-    )
+
+    return make_gate(
+        Subject("champion", where, n, positives), metric, margin.as_bound(), diff.difference,
+        level=diff.difference.level, reason=reason, describe_as=message,
+    )  # fmt: skip
 
 
 def _active(margins: Mapping[str, Margin]) -> dict[str, Margin]:
@@ -259,16 +247,12 @@ def _fairness(
         }
         diffs: dict[str, Difference] = {}
         if included.sum() >= 2:
-            for metric, disparity in DISPARITIES.items():
-                points, samples = {}, {}
-                for side, (c, r) in sides.items():
-                    points[side] = float(disparity.values(rates_from_counts(c[included])))
-                    samples[side] = disparity.values(rates_from_counts(r[:, included]))
-                change = points["challenger"] - points["champion"]
-                spread = samples["challenger"] - samples["champion"]
-                diffs[metric] = Difference(
-                    points["champion"], points["challenger"], interval(change, spread, level)
-                )
+            before = disparity_samples(*sides["champion"], included)
+            after = disparity_samples(*sides["challenger"], included)
+            for metric, (was, was_samples) in before.items():
+                now, now_samples = after[metric]
+                change = interval(now - was, now_samples - was_samples, level)
+                diffs[metric] = Difference(was, now, change)
         subject_rows, subject_positives = int(rows[included].sum()), int(positives[included].sum())
         for metric, margin in _active(settings.gates.champion.fairness.get(name, {})).items():
             found = diffs.get(metric)

@@ -58,19 +58,25 @@ def group_counts(
     return np.asarray(totals, dtype=np.float64).reshape(*totals.shape[:-1], n_groups, 4)
 
 
+def disparity_samples(
+    counts: Array, resampled: Array, included: Array
+) -> dict[str, tuple[float, Array]]:
+    """Each disparity between the included groups: its point from `counts` (groups, 4) and
+    one value per resample from `resampled` (resamples, groups, 4). The champion comparison
+    subtracts two models' samples resample by resample (a paired difference)."""
+    points = rates_from_counts(counts[included])
+    samples = rates_from_counts(resampled[:, included])
+    return {name: (float(d.values(points)), d.values(samples)) for name, d in DISPARITIES.items()}
+
+
 def disparity_estimates(
     counts: Array, resampled: Array, included: Array, level: float
 ) -> dict[str, Interval]:
-    """Each disparity between the included groups: point from `counts` (groups, 4), interval
-    from `resampled` (resamples, groups, 4). Empty when fewer than two groups qualify."""
+    """Each disparity with its interval; empty when fewer than two groups qualify."""
     if included.sum() < 2:
         return {}
-    points = rates_from_counts(counts[included])
-    samples = rates_from_counts(resampled[:, included])
-    return {
-        name: interval(float(d.values(points)), d.values(samples), level)
-        for name, d in DISPARITIES.items()
-    }
+    found = disparity_samples(counts, resampled, included)
+    return {name: interval(point, samples, level) for name, (point, samples) in found.items()}
 
 
 @dataclass(frozen=True)

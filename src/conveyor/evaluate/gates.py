@@ -9,7 +9,7 @@ result means for the build is decided by `conveyor.verdict`, the type this modul
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from conveyor.config import Bound
@@ -67,6 +67,11 @@ class Subject:
     positives: int | None
 
 
+Describer = Callable[..., str]
+"""Writes a gate's message from the keywords of `describe`; the champion's margins have
+their own wording (`conveyor.comparison`)."""
+
+
 def make_gate(
     subject: Subject,
     metric: str,
@@ -75,13 +80,14 @@ def make_gate(
     *,
     level: float,
     reason: str | None = None,
+    describe_as: Describer = describe,
 ) -> GateResult:
     """A gate from an estimate; `reason` (e.g. too little support) makes it `not gated`."""
     if reason is None and estimate is not None and not math.isfinite(estimate.value):
         reason = "undefined on these rows, e.g. one class only"
     status = Status.NOT_GATED if estimate is None or reason else judge(estimate, bound)
     where, n = subject.group, subject.n
-    message = describe(
+    message = describe_as(
         where=where,
         metric=metric,
         estimate=estimate,
