@@ -32,7 +32,10 @@ def their_report(
     comparison = scratch / "comparison.json"
     compared = run_conveyor("compare", "--champion", str(scratch / "champion"),
                             "--output", str(comparison), cwd=ROOT)  # fmt: skip
+    # The unchanged model passes against itself: every difference exactly zero.
     assert compared.code == 0, compared.stdout + compared.stderr
+    assert "vs champion +0.0000 (95% CI +0.0000 to +0.0000" in compared.stdout
+    assert "verdict: PASS" in compared.stdout
     reported = run_conveyor("report", "--base", "HEAD", "--comparison", str(comparison),
                             "--output", str(scratch / "report.md"), cwd=ROOT)  # fmt: skip
     assert reported.code == 0, reported.stderr
