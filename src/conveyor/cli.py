@@ -87,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--champion", type=Path, help="champion folder (default: .champion)")
     compare.add_argument("--output", type=Path, help="default: reports/comparison.json")
+    drift_help = "drift of a batch of inputs from the training data; exit 1 if an input drifted"
+    drift = commands.add_parser("drift", parents=[common], help=drift_help, description=drift_help)
+    drift.add_argument("--current", type=Path, required=True, help="CSV or Parquet batch")
+    drift.add_argument("--output", type=Path, help="default: reports/drift.json (and .md)")
     return parser
 
 
@@ -238,6 +242,20 @@ def _compare(arguments: argparse.Namespace, paths: ProjectPaths, settings: Setti
     return 1 if verdict.blocked else 0
 
 
+def _drift(arguments: argparse.Namespace, paths: ProjectPaths, settings: Settings) -> int:
+    """`conveyor drift`: 0 no drift, 1 drift past the threshold (2 for bad input, raised)."""
+    from conveyor.drift_check import run_drift
+
+    output = arguments.output or paths.root / "reports" / "drift.json"
+    document, drifted = run_drift(settings, paths, arguments.current, output)
+    for name, entry in sorted(document["features"].items(), key=lambda kv: -(kv[1]["psi"] or 0)):
+        mark = "DRIFTED" if name in drifted else "ok"
+        print(f"{mark:<8} {name:<24} psi {entry['psi']}")
+    threshold, rows = document["psi_threshold"], document["rows"]
+    print(f"{len(drifted)} input(s) past psi {threshold:g} on {rows:,} rows; wrote {output}")
+    return 1 if drifted else 0
+
+
 def _run(arguments: argparse.Namespace) -> int:
     command, params = arguments.command, arguments.params
     # Imported here so `conveyor --help` stays fast and each command loads only what it uses:
@@ -259,6 +277,8 @@ def _run(arguments: argparse.Namespace) -> int:
         return _report(arguments, paths)
     if command == "compare":
         return _compare(arguments, paths, settings)
+    if command == "drift":
+        return _drift(arguments, paths, settings)
     from conveyor.train import check_model_settings
 
     check_model_settings(settings.data, settings.model)

@@ -484,6 +484,17 @@ class GateSettings(_Strict):
     champion: ChampionGates = Field(default_factory=ChampionGates)
 
 
+class MonitorSettings(_Strict):
+    """Drift detection against the training data (`conveyor drift`, docs/monitoring.md)."""
+
+    psi_threshold: float = Field(
+        default=0.2, gt=0.0, description="Population stability index past which an input drifted."
+    )
+    min_rows: int = Field(
+        default=100, ge=1, description="Fewest rows a sample needs before drift is judged."
+    )
+
+
 class Settings(_Strict):
     """Everything in `params.yaml`, validated."""
 
@@ -493,6 +504,7 @@ class Settings(_Strict):
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     gates: GateSettings = Field(default_factory=GateSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @model_validator(mode="after")
     def _reweighting_names_a_sensitive_feature(self) -> Settings:
