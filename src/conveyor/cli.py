@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -307,6 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"conveyor {arguments.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`conveyor gate | head`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush cannot raise again, and end as a process
+        # killed by SIGPIPE would, which is what shells expect from a pipeline.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as error:  # our bug, not the user's: say so, keep the detail on request
         if arguments.verbose:
             traceback.print_exc()

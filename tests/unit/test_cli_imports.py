@@ -17,7 +17,7 @@ import pytest
 from conveyor import cli
 from conveyor.paths import ProjectPaths
 from conveyor.verdict import Verdict
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT
 from tests.unit.verdicts import gate, verdict
 from tests.unit.verdicts import write_outputs as write_metrics_and_gates
 
@@ -150,3 +150,15 @@ def test_gate_on_an_unreadable_gates_file_is_not_a_blocked_build(
     error = capsys.readouterr().err
     assert str(gates) in error
     assert "lacks mode" in error
+
+
+def test_a_reader_that_goes_away_is_no_internal_error(tmp_path: Path) -> None:
+    """`conveyor gate | true`: the reader never reads; the command ends quietly, as a process
+    killed by SIGPIPE (141), not with an internal error."""
+    script = f"set -o pipefail; '{BIN / 'conveyor'}' gate | true"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert "internal error" not in done.stderr, done.stderr
+    assert done.returncode == 141, (done.returncode, done.stderr)
+    assert done.stderr == ""
