@@ -13,10 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from conveyor.atomic import staged_outputs
-from conveyor.champion import Champion, load_champion
+from conveyor.champion import Champion, load_champion, record_ids
 from conveyor.comparison import compare, rows_to_compare
 from conveyor.config import Settings
 from conveyor.data import RECORD_ID
@@ -91,6 +89,6 @@ def _recognised(paths: ProjectPaths, champion: Champion) -> dict[str, Any]:
     no row the champion trained on can be recognised in the test set. A low share says so."""
     if champion.training_records is None or not paths.train_data.is_file():
         return {}
-    ids = pd.read_parquet(paths.train_data, columns=[RECORD_ID])[RECORD_ID].astype(str)
+    ids = record_ids(paths.train_data, str(paths.train_data))
     known = sum(record in champion.training_records for record in ids)
     return {"branch_training_records_the_champion_knows": round(known / max(len(ids), 1), 4)}

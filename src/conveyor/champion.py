@@ -88,7 +88,7 @@ def _read_about(path: Path) -> dict[str, Any]:
     return about
 
 
-def _record_ids(parquet: Path, where: str) -> list[str]:
+def record_ids(parquet: Path, where: str) -> list[str]:
     """The record ids of a prepared training set (what `prepare` writes)."""
     import pandas as pd
 
@@ -132,7 +132,7 @@ def pack(paths: ProjectPaths, output: Path, about: dict[str, Any]) -> list[Path]
         raise ChampionError(
             f"cannot pack the champion: {', '.join(missing)} missing; run `make run`"
         )
-    records = _record_ids(paths.train_data, str(paths.train_data))
+    records = record_ids(paths.train_data, str(paths.train_data))
     written = [output / name for name in (*sources, TRAINING_RECORDS, ABOUT)]
     with staged_outputs() as out:
         for name, source in sources.items():
@@ -216,7 +216,7 @@ def from_revision(revision: str, work: Path, root: Path, run: Runner = _run) -> 
     metrics = run(["git", "show", f"{sha}:{metrics_path}"], root)
     if metrics.returncode == 0:
         (work / METRICS).write_text(metrics.stdout, encoding="utf-8")
-    records = _record_ids(work / "train.parquet", f"{revision}'s {wanted['train.parquet']}")
+    records = record_ids(work / "train.parquet", f"{revision}'s {wanted['train.parquet']}")
     (work / TRAINING_RECORDS).write_bytes(records_text(records))
     (work / "train.parquet").unlink()
     label = f"{revision} ({sha[:7]})"
