@@ -33,7 +33,7 @@ LABEL org.opencontainers.image.title="conveyor-serve" \
       org.opencontainers.image.licenses="MIT"
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin conveyor
 COPY --from=build /opt/venv /opt/venv
-COPY src/conveyor/__init__.py src/conveyor/contract.py /app/conveyor/
+COPY src/conveyor/__init__.py src/conveyor/contract.py src/conveyor/drift.py /app/conveyor/
 COPY src/conveyor/serve /app/conveyor/serve
 COPY models/model.onnx models/signature.json /app/models/
 ENV PATH=/opt/venv/bin:$PATH \

@@ -485,13 +485,30 @@ class GateSettings(_Strict):
 
 
 class MonitorSettings(_Strict):
-    """Drift detection against the training data (`conveyor drift`, docs/monitoring.md)."""
+    """Drift of the inputs from the training data (`conveyor drift`) and the released model's
+    performance on newly labelled data (`conveyor monitor`); docs/monitoring.md."""
 
     psi_threshold: float = Field(
         default=0.2, gt=0.0, description="Population stability index past which an input drifted."
     )
     min_rows: int = Field(
-        default=100, ge=1, description="Fewest rows a sample needs before drift is judged."
+        default=100,
+        ge=1,
+        description="Fewest rows a sample needs before drift or performance is judged.",
+    )
+    p_value: float = Field(
+        default=0.01,
+        gt=0.0,
+        lt=1.0,
+        description="Significance level of the two-sample tests against the training data "
+        "(reported beside the PSI; the PSI alone decides what drifted).",
+    )
+    max_drop: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="How much worse than at release a metric may get on newly labelled data "
+        "(`conveyor monitor`) before it counts as dropped: judged on its whole interval.",
     )
 
 

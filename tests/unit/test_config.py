@@ -51,6 +51,8 @@ def test_repository_params_are_valid() -> None:
         ("model.search.cv_folds", 1, "model.search.cv_folds"),
         ("evaluate.calibration_bins", 1, "evaluate.calibration_bins"),
         ("export.parity_tolerance", -1, "export.parity_tolerance"),
+        ("monitor.p_value", 0, "monitor.p_value"),
+        ("monitor.p_value", 1.0, "monitor.p_value"),
         (
             "gates.overall",
             {"roc_aux": {"min": 0.5}},

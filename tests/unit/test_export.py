@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conveyor.config import parse_settings
-from conveyor.export import check_parity, describe_parity_failure, reference_statistics
+from conveyor.export import (
+    check_parity,
+    describe_parity_failure,
+    prediction_reference,
+    reference_statistics,
+)
 from tests.conftest import churn_params
 
 
@@ -49,3 +55,12 @@ def test_reference_statistics_describe_the_training_distribution() -> None:
     assert stats["monthly_spend"]["bin_fractions"] == [1.0]
     assert stats["plan"]["frequencies"] == {"basic": 0.789474, "plus": 0.210526}
     assert stats["plan"]["missing_fraction"] == 0.05
+
+
+def test_the_score_reference_bins_the_training_scores_and_counts_positives() -> None:
+    scores = np.linspace(0.0, 1.0, 101)  # 0.00, 0.01, ... 1.00
+    reference = prediction_reference(scores, threshold=0.7, bins=4)
+    assert reference["bin_edges"] == [0.25, 0.5, 0.75]
+    assert sum(reference["bin_fractions"]) == pytest.approx(1.0, abs=1e-5)
+    assert reference["positive_rate"] == round(31 / 101, 6)  # 0.70 to 1.00 reach the threshold
+    assert reference["missing_fraction"] == 0.0

@@ -34,6 +34,8 @@ def test_every_variable_is_read() -> None:
             "CONVEYOR_MAX_BODY_BYTES": "64",
             "CONVEYOR_LOG_LEVEL": "DEBUG",
             "CONVEYOR_THREADS": "2",
+            "CONVEYOR_DRIFT": "Off",
+            "CONVEYOR_DRIFT_WINDOW": "20000",
             "CONVEYOR_GIT_SHA": "4fa42f0c",
         }
     )
@@ -47,6 +49,8 @@ def test_every_variable_is_read() -> None:
         max_body_bytes=64,
         log_level="debug",
         threads_per_worker=2,
+        drift=False,
+        drift_window=20000,
         git_sha="4fa42f0c",
     )
 
@@ -62,6 +66,7 @@ BOUNDS = {
     "MAX_BATCH": (1, 1_000_000),
     "MAX_BODY_BYTES": (64, 1 << 30),
     "THREADS": (1, 64),
+    "DRIFT_WINDOW": (100, 10_000_000),
 }
 
 
@@ -84,6 +89,17 @@ def test_what_is_not_a_whole_number_is_refused_by_name(name: str, raw: str) -> N
     with pytest.raises(SettingsError) as refused:
         ServeSettings.from_environment({f"CONVEYOR_{name}": raw})
     assert str(refused.value) == f"CONVEYOR_{name} must be a whole number, got {raw!r}"
+
+
+@pytest.mark.parametrize(("raw", "on"), [("on", True), ("TRUE", True), ("1", True), ("no", False)])
+def test_drift_tracking_is_switched_by_words_any_case(raw: str, on: bool) -> None:
+    assert ServeSettings.from_environment({"CONVEYOR_DRIFT": raw}).drift is on
+    assert ServeSettings.from_environment({}).drift is True  # on unless switched off
+
+
+def test_a_drift_switch_that_is_neither_on_nor_off_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match=r"^CONVEYOR_DRIFT must be on or off, got 'sometimes'"):
+        ServeSettings.from_environment({"CONVEYOR_DRIFT": "sometimes"})
 
 
 def test_an_unknown_log_level_is_refused_by_name() -> None:

@@ -16,20 +16,23 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor import __version__
+from conveyor.serve.live_drift import LiveDrift
 from conveyor.serve.model import OnnxModel
 from conveyor.serve.openapi import build_openapi
 from conveyor.serve.predict import PredictEndpoint, encode_error, send_json
 from conveyor.serve.settings import ServeSettings
 from conveyor.serve.signature import load_signature
-from conveyor.serve.telemetry import Telemetry
+from conveyor.serve.telemetry import CONTENT_TYPE, Telemetry
 
 log = logging.getLogger("conveyor.serve")
-ROUTES = frozenset(("/predict", "/health", "/ready", "/metadata", "/metrics", "/openapi.json"))
+ROUTES = frozenset(
+    ("/predict", "/health", "/ready", "/metadata", "/metrics", "/drift", "/openapi.json")
+)
 METHODS = frozenset(("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"))
 
 
@@ -43,16 +46,23 @@ class _State:
         self.model_id = model_id(str(info.get("onnx_sha256", "unknown")))
         self.git_sha = settings.git_sha
         self.version = settings.git_sha or self.model_id
+        self.drift = LiveDrift(model.signature, settings.drift_window) if settings.drift else None
         self.telemetry = Telemetry(
             {
                 "version": self.version,
                 "estimator": str(info.get("estimator", "unknown")),
                 "onnx_sha256": str(info.get("onnx_sha256", "unknown"))[:12],
-            }
+            },
+            self.drift,
         )
         self.openapi = build_openapi(model.signature, settings.max_batch, __version__)
         self.predict = PredictEndpoint(
-            model, self.telemetry, self.version, settings.max_batch, settings.max_body_bytes
+            model,
+            self.telemetry,
+            self.version,
+            settings.max_batch,
+            settings.max_body_bytes,
+            drift=self.drift,
         )
         self.ready = False
 
@@ -104,9 +114,15 @@ async def metadata(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     state: _State = request.app.state.conveyor
-    return PlainTextResponse(
-        state.telemetry.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    return Response(state.telemetry.render(), media_type=CONTENT_TYPE)
+
+
+async def drift(request: Request) -> Response:
+    """The live drift numbers as JSON: per input, the predictions, the window they cover."""
+    state: _State = request.app.state.conveyor
+    if state.drift is None:
+        return JSONResponse({"enabled": False, "reason": "CONVEYOR_DRIFT is off"})
+    return JSONResponse(state.drift.snapshot().as_dict())
 
 
 async def openapi(request: Request) -> Response:
@@ -230,6 +246,7 @@ def create_app(settings: ServeSettings) -> Starlette:
             Route("/ready", ready, methods=["GET"]),
             Route("/metadata", metadata, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/drift", drift, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},

@@ -117,6 +117,22 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
                     },
                 }
             },
+            "/drift": {
+                "get": {
+                    "summary": "Live drift of recent inputs and predictions from training",
+                    "operationId": "drift",
+                    "responses": {
+                        "200": {
+                            "description": "The drift numbers (enabled: false when switched off)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Drift"}
+                                }
+                            },
+                        }
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
@@ -154,6 +170,7 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
                         },
                     },
                 },
+                "Drift": _DRIFT_SCHEMA,
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -162,3 +179,35 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
             }
         },
     }
+
+
+_RATE = {"type": "number", "nullable": True, "minimum": 0, "maximum": 1}
+_INDEX = {"type": "number", "nullable": True, "minimum": 0}
+_DRIFT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["enabled"],
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "reason": {"type": "string"},
+        "window": {"type": "integer", "minimum": 1},
+        "rows": {"type": "number", "minimum": 0},
+        "features": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["psi", "missing_rate", "unseen_rate"],
+                "properties": {"psi": _INDEX, "missing_rate": _RATE, "unseen_rate": _RATE},
+            },
+        },
+        "prediction": {
+            "type": "object",
+            "nullable": True,
+            "required": ["psi", "positive_rate", "reference_positive_rate"],
+            "properties": {
+                "psi": _INDEX,
+                "positive_rate": _RATE,
+                "reference_positive_rate": _RATE,
+            },
+        },
+    },
+}

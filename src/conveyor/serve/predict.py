@@ -13,6 +13,7 @@ from __future__ import annotations
 import msgspec
 from starlette.types import Receive, Scope, Send
 
+from conveyor.serve.live_drift import LiveDrift
 from conveyor.serve.model import OnnxModel
 from conveyor.serve.telemetry import Telemetry
 from conveyor.serve.validation import RequestDecoder, RequestError
@@ -29,9 +30,17 @@ class PredictEndpoint:
     """The ASGI app behind `POST /predict`; built once per model."""
 
     def __init__(
-        self, model: OnnxModel, telemetry: Telemetry, version: str, max_batch: int, max_body: int
+        self,
+        model: OnnxModel,
+        telemetry: Telemetry,
+        version: str,
+        max_batch: int,
+        max_body: int,
+        *,
+        drift: LiveDrift | None = None,
     ) -> None:
         self._model = model
+        self._drift = drift
         self._telemetry = telemetry
         self._version = version
         self._max_body = max_body
@@ -57,6 +66,8 @@ class PredictEndpoint:
         probabilities = self._model.probabilities(batch.columns)
         labels = self._model.labels(probabilities)
         self._telemetry.count_predictions(labels, batch.unknown_categories)
+        if self._drift is not None:
+            self._drift.observe(batch, probabilities)
         predictions = [
             {"label": label, "probability": p}
             for label, p in zip(labels, probabilities, strict=True)

@@ -32,6 +32,10 @@ class ServeSettings:
     max_body_bytes: int = 1_000_000
     log_level: str = "info"
     threads_per_worker: int = 1
+    drift: bool = True
+    """Live drift tracking (the drift gauges and `GET /drift`); CONVEYOR_DRIFT=off stops it."""
+    drift_window: int = 5000
+    """Roughly how many recent rows the drift numbers describe (an exponential decay)."""
     git_sha: str | None = None
     """The commit the image was built from (the Dockerfile stamps it from the GIT_SHA build
     argument). It lives here, not in signature.json: the model's files depend only on the
@@ -56,6 +60,10 @@ class ServeSettings:
             threads_per_worker=_whole_number_between(
                 env, "THREADS", defaults.threads_per_worker, 1, 64
             ),
+            drift=_switch(env, "DRIFT", defaults.drift),
+            drift_window=_whole_number_between(
+                env, "DRIFT_WINDOW", defaults.drift_window, 100, 10_000_000
+            ),
             git_sha=_git_sha(env),
         )
 
@@ -75,6 +83,19 @@ def _whole_number_between(
     if not low <= value <= high:
         raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """on/off (or true/false, 1/0, yes/no), in any case."""
+    raw = env.get(PREFIX + name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in {"on", "true", "1", "yes"}:
+        return True
+    if value in {"off", "false", "0", "no"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be on or off, got {raw!r}")
 
 
 def _log_level(env: Mapping[str, str], name: str, default: str) -> str:

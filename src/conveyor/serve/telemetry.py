@@ -1,130 +1,168 @@
-"""Prometheus metrics in the text exposition format, without a client library.
+"""The server's Prometheus metrics, through prometheus-client.
 
-A few counters and one histogram are all the server needs; writing them here keeps the
-runtime's dependencies to numpy, onnxruntime and the web stack. Each worker process keeps its
-own numbers (run one worker per container and scale with replicas).
+Counters and a latency histogram for every request, the prediction mix, unseen categories,
+and, when live drift tracking is on, gauges read from `LiveDrift` at scrape time (a custom
+collector: nothing is computed per request for them). Each app has its own registry, so two
+apps in one process (tests, a mounted app) never share or clash.
+
+Each worker process keeps its own numbers, and prometheus-client's multiprocess mode does not
+combine custom collectors such as the drift gauges: run one worker per container and scale
+with replicas, which Prometheus scrapes one by one.
 """
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from conveyor.serve.live_drift import LiveDrift
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-Labels = tuple[tuple[str, str], ...]
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    escaped = (
-        f'{key}="{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for key, value in labels
-    )
-    return "{" + ",".join(escaped) + "}"
-
-
-class Counter:
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name, self.help = name, help_text
-        self._values: dict[Labels, float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    def inc(self, labels: Labels, amount: float = 1.0) -> None:
-        """`labels` as (name, value) pairs sorted by name: built by the caller, not sorted
-        per call, as the hot path calls this for every request."""
-        with self._lock:
-            self._values[labels] += amount
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} counter"
-        for labels, value in sorted(self._values.items()):
-            yield f"{self.name}{_labels(labels)} {value:g}"
-
-
-class Histogram:
-    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...]) -> None:
-        self.name, self.help, self.buckets = name, help_text, buckets
-        self._counts: dict[Labels, list[int]] = {}
-        self._sums: dict[Labels, float] = defaultdict(float)
-        self._lock = threading.Lock()
-
-    def observe(self, value: float, key: Labels) -> None:
-        """`key` as (name, value) pairs sorted by name, as for `Counter.inc`."""
-        bucket = bisect.bisect_left(self.buckets, value)
-        with self._lock:
-            counts = self._counts.get(key)
-            if counts is None:  # first of its labels: not a new list on every call
-                counts = self._counts[key] = [0] * (len(self.buckets) + 1)
-            counts[bucket] += 1
-            self._sums[key] += value
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {self.help}"
-        yield f"# TYPE {self.name} histogram"
-        for key, counts in sorted(self._counts.items()):
-            cumulative = 0
-            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
-                cumulative += count
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                yield f"{self.name}_bucket{_labels((*key, ('le', le)))} {cumulative}"
-            yield f"{self.name}_sum{_labels(key)} {self._sums[key]:.6f}"
-            yield f"{self.name}_count{_labels(key)} {cumulative}"
+# The `_created` series double every counter's output and no dashboard here reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Telemetry:
     """The server's metrics, rendered for `GET /metrics`."""
 
-    def __init__(self, model_labels: dict[str, str]) -> None:
+    def __init__(self, model_labels: Mapping[str, str], drift: LiveDrift | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "conveyor_http_requests_total", "HTTP requests by endpoint, method and status."
+            "conveyor_http_requests",
+            "HTTP requests by endpoint, method and status.",
+            ("endpoint", "method", "status"),
+            registry=self.registry,
         )
         self.latency = Histogram(
             "conveyor_http_request_duration_seconds",
             "Time from request to response, by endpoint and status.",
-            LATENCY_BUCKETS,
+            ("endpoint", "status"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.predictions = Counter(
-            "conveyor_predictions_total", "Predicted records by predicted class."
-        )
+            "conveyor_predictions", "Predicted records by predicted class.", ("class",),
+            registry=self.registry,
+        )  # fmt: skip
         self.unknown_categories = Counter(
-            "conveyor_unknown_categories_total",
+            "conveyor_unknown_categories",
             "Categorical values not seen in training (accepted, encoded as all-zero).",
+            ("feature",),
+            registry=self.registry,
         )
-        self._info = model_labels
-        self._request_keys: dict[tuple[str, str, int], tuple[Labels, Labels]] = {}
+        info = Gauge(
+            "conveyor_model_info",
+            "The served model (value is always 1).",
+            tuple(sorted(model_labels)),
+            registry=self.registry,
+        )
+        info.labels(**model_labels).set(1)
+        if drift is not None:
+            self.registry.register(DriftCollector(drift))
+        # Label lookups take a lock and hash the labels: done once per route, status and
+        # class, not per request.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._class_children: dict[str, Any] = {}
 
     def count_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         """One answered request: its latency and its count."""
-        keys = self._request_keys.get((endpoint, method, status))
-        if keys is None:  # built once per route, method and status, not per request
+        children = self._request_children.get((endpoint, method, status))
+        if children is None:
             code = str(status)
-            keys = self._request_keys[endpoint, method, status] = (
-                (("endpoint", endpoint), ("status", code)),
-                (("endpoint", endpoint), ("method", method), ("status", code)),
+            children = self._request_children[endpoint, method, status] = (
+                self.latency.labels(endpoint, code),
+                self.requests.labels(endpoint, method, code),
             )
-        self.latency.observe(seconds, keys[0])
-        self.requests.inc(keys[1])
+        children[0].observe(seconds)
+        children[1].inc()
 
     def count_predictions(self, labels: list[str], unknown: Mapping[str, int]) -> None:
         """One batch's predicted classes and its unseen categories per input."""
         if len(labels) == 1:  # the usual request: no set to build, nothing to count
-            self.predictions.inc((("class", labels[0]),))
+            self._class(labels[0]).inc()
         else:
             for label in set(labels):
-                self.predictions.inc((("class", label),), labels.count(label))
+                self._class(label).inc(labels.count(label))
         for feature, count in unknown.items():
-            self.unknown_categories.inc((("feature", feature),), count)
+            self.unknown_categories.labels(feature).inc(count)
+
+    def _class(self, label: str) -> Any:
+        child = self._class_children.get(label)
+        if child is None:
+            child = self._class_children[label] = self.predictions.labels(label)
+        return child
 
     def render(self) -> str:
-        lines = [
-            "# HELP conveyor_model_info The served model (value is always 1).",
-            "# TYPE conveyor_model_info gauge",
-            f"conveyor_model_info{_labels(tuple(sorted(self._info.items())))} 1",
-        ]
-        for metric in (self.requests, self.latency, self.predictions, self.unknown_categories):
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode("utf-8")
+
+
+class DriftCollector(Collector):
+    """The drift gauges, read from the tracker when Prometheus scrapes."""
+
+    def __init__(self, drift: LiveDrift) -> None:
+        self._drift = drift
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = self._drift.snapshot()
+        psi = GaugeMetricFamily(
+            "conveyor_feature_psi",
+            "Population stability index of each input's recent values against training.",
+            labels=("feature",),
+        )
+        missing = GaugeMetricFamily(
+            "conveyor_feature_missing_rate",
+            "Share of each input's recent values that were missing.",
+            labels=("feature",),
+        )
+        unseen = GaugeMetricFamily(
+            "conveyor_feature_unseen_rate",
+            "Share of a categorical input's recent values never seen in training.",
+            labels=("feature",),
+        )
+        for name, state in snapshot.features.items():
+            psi.add_metric((name,), state.psi)
+            missing.add_metric((name,), state.missing_rate)
+            if state.unseen_rate is not None:
+                unseen.add_metric((name,), state.unseen_rate)
+        yield from (psi, missing, unseen)
+        yield GaugeMetricFamily(
+            "conveyor_drift_window_rows",
+            "Recent rows the drift gauges stand on (decayed; approaches the window).",
+            value=snapshot.rows,
+        )
+        yield GaugeMetricFamily(
+            "conveyor_predicted_positive_rate",
+            "Share of recent rows predicted positive.",
+            value=snapshot.positive_rate,
+        )
+        if snapshot.prediction is not None:
+            yield GaugeMetricFamily(
+                "conveyor_prediction_psi",
+                "Population stability index of recent predicted probabilities against training.",
+                value=snapshot.prediction.psi,
+            )
+        if snapshot.reference_positive_rate is not None:
+            yield GaugeMetricFamily(
+                "conveyor_reference_positive_rate",
+                "Share of the training rows the model predicts positive.",
+                value=snapshot.reference_positive_rate,
+            )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """Nothing to describe ahead: the registry then never calls `collect` at
+        registration, when there is nothing to read yet."""
+        return iter(())

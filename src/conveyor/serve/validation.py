@@ -50,6 +50,12 @@ class Batch:
     unknown_categories: dict[str, int] = field(default_factory=dict)
     """Per input, how many values were not seen in training (accepted: the encoder maps an
     unseen category to all zeros); inputs with none are absent."""
+    numbers: np.ndarray | None = None
+    """The numeric inputs as one (inputs, rows) matrix in signature order, the array the
+    columns are views of: the live drift tracker joins batches with one call, not one per
+    input."""
+    texts: Sequence[Sequence[str]] = ()
+    """The text inputs' cleaned values, one sequence per input in signature order."""
 
 
 def _refuse_non_json_constant(name: str) -> float:
@@ -152,6 +158,7 @@ def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
     columns: dict[str, np.ndarray] = {}
     size = len(values[0])
     numbers = signature.numeric_fields
+    matrix = None
     if numbers:
         matrix = np.array([values[position] for position, _ in numbers], dtype=NUMERIC_DTYPE)
         # None became NaN; each (size, 1) slice of the stack is one input's column
@@ -160,11 +167,12 @@ def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
         )
     unknown: dict[str, int] = {}
     texts = signature.text_fields
+    table: list[Sequence[str]] = []
     if texts:
         table = [_clean_texts(spec, values[position], unknown) for position, spec in texts]
         stacked = np.array(table, dtype=object).reshape(len(texts), size, 1)
         columns.update(zip(signature.text_names, stacked, strict=True))
-    return Batch(columns=columns, unknown_categories=unknown)
+    return Batch(columns=columns, unknown_categories=unknown, numbers=matrix, texts=table)
 
 
 def _clean_texts(spec: InputField, raw: Sequence[str | None], unknown: dict[str, int]) -> Any:

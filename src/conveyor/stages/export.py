@@ -59,6 +59,9 @@ def run(settings: Settings, paths: ProjectPaths) -> dict[str, Any]:
         provenance=provenance(settings, manifest["data_sha256"]),
         metrics=metrics,
         parity=parity,
+        train_scores=export_ops.onnx_probabilities(
+            model_bytes, export_ops.onnx_feeds(model_inputs(train_frame, data), data)
+        ),
     )
     card = export_ops.model_card(
         data=data, model=settings.model, signature=signature, metrics=metrics, manifest=manifest

@@ -1,0 +1,207 @@
+"""The server's live drift tracker over a hand-written reference: what it measures, that it
+forgets, that it stays the same size, and that it agrees with `conveyor drift`'s numbers."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import math
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from conveyor.drift import feature_drift, references
+from conveyor.serve.app import create_app
+from conveyor.serve.live_drift import LiveDrift
+from conveyor.serve.settings import ServeSettings
+from conveyor.serve.signature import SignatureError, parse_signature
+from conveyor.serve.validation import Batch, to_batch
+from tests.serve.tiny_model import (
+    CATEGORY_INPUT,
+    NUMBER_INPUT,
+    signature_document,
+    write_model_files,
+)
+
+EDGES = [10.0, 20.0, 30.0]
+QUARTERS = [0.25, 0.25, 0.25, 0.25]
+
+
+def _document() -> dict[str, Any]:
+    """The tiny model's signature with a full reference: tenure uniform over four bins,
+    plan 60% basic / 40% plus, scores uniform over quarters, half of them positive."""
+    document = signature_document()
+    document["reference"] = {
+        NUMBER_INPUT: {"kind": "numeric", "missing_fraction": 0.0,
+                       "bin_edges": EDGES, "bin_fractions": QUARTERS},
+        CATEGORY_INPUT: {"kind": "categorical", "missing_fraction": 0.0,
+                         "frequencies": {"basic": 0.6, "plus": 0.4}},
+    }  # fmt: skip
+    document["prediction_reference"] = {
+        "kind": "numeric", "missing_fraction": 0.0, "bin_edges": [0.25, 0.5, 0.75],
+        "bin_fractions": QUARTERS, "positive_rate": 0.5,
+    }  # fmt: skip
+    return document
+
+
+SIGNATURE = parse_signature(_document())
+
+
+def _tracker(document: dict[str, Any] | None = None, window: int = 5000) -> LiveDrift:
+    return LiveDrift(parse_signature(document or _document()), window)
+
+
+def _batch(tenure: np.ndarray, plan: list[str | None], scores: np.ndarray) -> tuple[Batch, Any]:
+    """A batch as the server's decoder builds it from client records."""
+    records = [
+        {NUMBER_INPUT: float(t), CATEGORY_INPUT: None if p is None else str(p)}
+        for t, p in zip(tenure, plan, strict=True)
+    ]
+    return to_batch(records, SIGNATURE, max_batch=10**6), scores.tolist()
+
+
+def _from_reference(rng: np.random.Generator, rows: int, low: float = 0.0) -> tuple[Any, Any]:
+    """Rows drawn from the reference (tenure from `low` up, to shift it)."""
+    tenure = rng.uniform(low, 40.0, rows)
+    plan = list(rng.choice(["basic", "plus"], rows, p=[0.6, 0.4]))
+    return _batch(tenure, plan, rng.uniform(0.0, 1.0, rows))
+
+
+def _feed(tracker: LiveDrift, rng: np.random.Generator, rows: int, **shift: Any) -> None:
+    for _ in range(rows // 10):
+        tracker.observe(*_from_reference(rng, 10, **shift))
+
+
+def test_rows_like_training_show_no_drift_and_a_shift_shows_at_once() -> None:
+    rng = np.random.default_rng(1)
+    tracker = _tracker()
+    _feed(tracker, rng, 4000)
+    calm = tracker.snapshot()
+    assert calm.features[NUMBER_INPUT].psi < 0.02
+    assert calm.features[CATEGORY_INPUT].psi < 0.02
+    assert calm.features[CATEGORY_INPUT].unseen_rate == 0.0
+    assert calm.prediction is not None and calm.prediction.psi < 0.02
+    assert calm.positive_rate == pytest.approx(0.5, abs=0.05)
+    assert calm.reference_positive_rate == 0.5
+
+    _feed(tracker, rng, 4000, low=30.0)  # every tenure now in the top bin
+    shifted = tracker.snapshot()
+    assert shifted.features[NUMBER_INPUT].psi > 0.5
+    assert shifted.features[CATEGORY_INPUT].psi < 0.02  # the other input did not move
+
+
+def test_unseen_and_missing_categories_have_their_own_rates() -> None:
+    tracker = _tracker()
+    plan = ["basic"] * 60 + ["gold"] * 30 + [None] * 10
+    tracker.observe(*_batch(np.full(100, 15.0), plan, np.full(100, 0.3)))
+    state = tracker.snapshot().features[CATEGORY_INPUT]
+    assert state.unseen_rate == pytest.approx(0.3, rel=0.02)  # the newest rows weigh a little more
+    assert state.missing_rate == pytest.approx(0.1, rel=0.02)
+    assert state.psi > 0.2
+    assert tracker.snapshot().features[NUMBER_INPUT].unseen_rate is None
+
+
+def test_the_window_forgets_old_rows() -> None:
+    rng = np.random.default_rng(2)
+    tracker = _tracker(window=1000)
+    _feed(tracker, rng, 2000, low=30.0)
+    assert tracker.snapshot().features[NUMBER_INPUT].psi > 0.5
+    _feed(tracker, rng, 8000)  # eight windows of rows like training
+    after = tracker.snapshot()
+    assert after.features[NUMBER_INPUT].psi < 0.05
+    assert after.rows == pytest.approx(1000, rel=0.01)  # the decayed count settles at the window
+
+
+def test_the_same_rows_give_the_index_conveyor_drift_gives() -> None:
+    """With a window far longer than the sample the decay weighs nothing, so the live number is
+    the offline one: one definition of drift for the server and the CLI."""
+    rng = np.random.default_rng(3)
+    tracker = _tracker(window=10**9)
+    tenure = rng.uniform(12.0, 40.0, 3000)
+    plan = list(rng.choice(["basic", "plus", "gold"], 3000, p=[0.5, 0.4, 0.1]))
+    for start in range(0, 3000, 7):  # uneven batches across fold boundaries
+        part = slice(start, start + 7)
+        tracker.observe(*_batch(tenure[part], plan[part], rng.uniform(0, 1, len(plan[part]))))
+    live = tracker.snapshot()
+    offline = references(_document()["reference"])
+    for name, values in ((NUMBER_INPUT, tenure.astype(np.float32)), (CATEGORY_INPUT, plan)):
+        expected = feature_drift(offline[name], list(values)).psi
+        assert live.features[name].psi == pytest.approx(expected, rel=1e-3)
+
+
+def test_memory_does_not_grow_with_the_number_of_requests() -> None:
+    rng = np.random.default_rng(4)
+    tracker = _tracker()
+    batches = [_from_reference(rng, 1) for _ in range(500)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for columns, scores in batches * 2:  # 1,000 requests
+            tracker.observe(columns, scores)
+        after_1000 = tracemalloc.get_traced_memory()[0]
+        for columns, scores in batches * 18:  # 9,000 more
+            tracker.observe(columns, scores)
+        after_10000 = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after_10000 - after_1000 < 64 * 1024, (after_1000, after_10000)
+
+
+def test_an_empty_window_has_no_numbers_yet() -> None:
+    snapshot = _tracker().snapshot()
+    assert snapshot.rows == 0
+    assert math.isnan(snapshot.features[NUMBER_INPUT].psi)
+    body = snapshot.as_dict()
+    assert body["features"][NUMBER_INPUT]["psi"] is None  # JSON has no NaN
+    assert body["prediction"]["positive_rate"] is None
+
+
+def test_a_signature_from_before_score_references_still_tracks_its_inputs() -> None:
+    document = _document()
+    del document["prediction_reference"]
+    tracker = _tracker(document)
+    tracker.observe(*_batch(np.full(4, 35.0), ["plus"] * 4, np.full(4, 0.9)))
+    snapshot = tracker.snapshot()
+    assert snapshot.prediction is None
+    assert snapshot.positive_rate == 1.0
+    assert snapshot.features[NUMBER_INPUT].psi > 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: d["reference"][NUMBER_INPUT].update(bin_fractions=[0.5, 0.5]),
+         f"reference.{NUMBER_INPUT}: 2 bin fractions for 4 bins"),
+        (lambda d: d["reference"][NUMBER_INPUT].update(bin_edges=[30.0, 20.0, 10.0]),
+         "increasing order"),
+        (lambda d: d["prediction_reference"].update(bin_fractions=[0.5, -0.5, 0.5, 0.5]),
+         "prediction_reference: fractions must be finite and non-negative"),
+        (lambda d: d.update(prediction_reference={"kind": "categorical"}),
+         "'prediction_reference' must be a numeric reference"),
+    ],
+)  # fmt: skip
+def test_a_malformed_reference_is_refused_at_start_naming_it(edit: Any, needle: str) -> None:
+    document = copy.deepcopy(_document())
+    edit(document)
+    with pytest.raises(SignatureError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        _tracker(document)
+
+
+def test_switched_off_the_server_has_no_drift_gauges(tmp_path: Any) -> None:
+    files = write_model_files(tmp_path, _document())
+    settings = ServeSettings(model_path=files.model, signature_path=files.signature)
+    record = {NUMBER_INPUT: 35, CATEGORY_INPUT: "plus"}
+    for drift, gauges in ((True, True), (False, False)):
+        with TestClient(create_app(ServeSettings(**{**vars(settings), "drift": drift}))) as client:
+            assert client.post("/predict", json=[record] * 3).status_code == 200
+            metrics = client.get("/metrics").text
+            body = client.get("/drift").json()
+        assert ("conveyor_feature_psi{" in metrics) is gauges
+        assert body["enabled"] is gauges
+        if gauges:
+            assert body["rows"] == pytest.approx(3, abs=0.01)
+            assert body["features"][NUMBER_INPUT]["psi"] > 1
+            assert body["prediction"]["reference_positive_rate"] == 0.5
