@@ -92,6 +92,40 @@ def _parser() -> argparse.ArgumentParser:
     drift = commands.add_parser("drift", parents=[common], help=drift_help, description=drift_help)
     drift.add_argument("--current", type=Path, required=True, help="CSV or Parquet batch")
     drift.add_argument("--output", type=Path, help="default: reports/drift.json (and .md)")
+    simulate_help = "a demo batch from the test set, drifted in a known way (docs/monitoring.md)"
+    simulate = commands.add_parser(
+        "simulate", parents=[common], help=simulate_help, description=simulate_help
+    )
+    simulate.add_argument(
+        "--kind", required=True, choices=("covariate", "label", "noise", "none"),
+        help="covariate: resample weighted on one input; label: move the positive rate; "
+        "noise: perturb the inputs, add unseen categories; none: a plain resample",
+    )  # fmt: skip
+    simulate.add_argument(
+        "--column", help="the input to shift (covariate; default: the first) or to perturb "
+        "(noise; default: all)",
+    )  # fmt: skip
+    simulate.add_argument("--rows", type=int, help="rows to write (default: the test set's)")
+    simulate.add_argument("--seed", type=int, default=0, help="same seed, same batch")
+    simulate.add_argument(
+        "--strength", type=float,
+        help="covariate: weight factor (10); label: change of the positive rate (0.2); "
+        "noise: share of a std / of categories replaced (0.25)",
+    )  # fmt: skip
+    simulate.add_argument("--output", type=Path, required=True, help="FILE.csv or FILE.parquet")
+    monitor_help = "the released model's metrics on newly labelled data; exit 1 if one dropped"
+    monitor = commands.add_parser(
+        "monitor", parents=[common], help=monitor_help, description=monitor_help
+    )
+    monitor.add_argument(
+        "--labelled", type=Path, required=True,
+        help="CSV or Parquet: the model's input columns and the label column (data.target)",
+    )  # fmt: skip
+    monitor.add_argument(
+        "--model-dir", type=Path,
+        help="the released model's folder (default: .champion, filled by `make champion`)",
+    )  # fmt: skip
+    monitor.add_argument("--output", type=Path, help="default: reports/monitor.json (and .md)")
     return parser
 
 
@@ -169,6 +203,7 @@ def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
         from_tree,
         head_commit,
         model_digest,
+        monitoring_sections,
         read_comparison,
     )
 
@@ -180,6 +215,7 @@ def _report(arguments: argparse.Namespace, paths: ProjectPaths) -> int:
         commit=head_commit(paths.root),
         run_url=arguments.run_url,
         model_sha256=model_digest(paths.onnx_model),
+        monitoring=monitoring_sections((paths.drift_report, paths.monitor_report)),
     )
     whole = None
     if arguments.release_notes:
@@ -245,16 +281,53 @@ def _compare(arguments: argparse.Namespace, paths: ProjectPaths, settings: Setti
 
 def _drift(arguments: argparse.Namespace, paths: ProjectPaths, settings: Settings) -> int:
     """`conveyor drift`: 0 no drift, 1 drift past the threshold (2 for bad input, raised)."""
-    from conveyor.drift_check import run_drift
+    from conveyor.drift_check import prediction_line, run_drift
 
-    output = arguments.output or paths.root / "reports" / "drift.json"
+    output = arguments.output or paths.drift_report
     document, drifted = run_drift(settings, paths, arguments.current, output)
     for name, entry in sorted(document["features"].items(), key=lambda kv: -(kv[1]["psi"] or 0)):
         mark = "DRIFTED" if name in drifted else "ok"
-        print(f"{mark:<8} {name:<24} psi {entry['psi']}")
+        tested = "" if entry["p_value"] is None else f"  {entry['test']} p {entry['p_value']:.2g}"
+        print(f"{mark:<8} {name:<24} psi {entry['psi']}{tested}")
+    if document["two_sample"]["skipped"]:
+        print(f"two-sample tests skipped: {document['two_sample']['skipped']}")
     threshold, rows = document["psi_threshold"], document["rows"]
+    print(prediction_line(document["prediction"], threshold))
     print(f"{len(drifted)} input(s) past psi {threshold:g} on {rows:,} rows; wrote {output}")
     return 1 if drifted else 0
+
+
+def _simulate(arguments: argparse.Namespace, paths: ProjectPaths, settings: Settings) -> int:
+    """`conveyor simulate`: write a drifted (or, with `--kind none`, an undrifted) batch."""
+    from conveyor.simulate import Simulation, run_simulate
+
+    simulation = Simulation(
+        kind=arguments.kind, column=arguments.column, rows=arguments.rows,
+        seed=arguments.seed, strength=arguments.strength,
+    )  # fmt: skip
+    batch, description = run_simulate(settings.data, paths, simulation, arguments.output)
+    print(f"{description}; wrote {len(batch):,} rows to {arguments.output}")
+    return 0
+
+
+def _monitor(arguments: argparse.Namespace, paths: ProjectPaths, settings: Settings) -> int:
+    """`conveyor monitor`: 0 no metric dropped, 1 one did (2 for bad input, raised)."""
+    from conveyor.monitor import run_monitor
+    from conveyor.verdict import Status
+
+    output = arguments.output or paths.monitor_report
+    model_dir = arguments.model_dir or paths.champion_dir
+    document, checks = run_monitor(settings, arguments.labelled, model_dir, output)
+    reading_order = list(Status)  # failures first, as `conveyor gate` lists them
+    for check in sorted(checks, key=lambda check: reading_order.index(check.status)):
+        print(f"{str(check.status).upper():<12} {check.message}")
+    dropped, rows = document["dropped"], document["rows"]
+    named = f": {', '.join(dropped)}" if dropped else ""
+    print(
+        f"{len(dropped)} metric(s) of {document['model']['label']} dropped by more than "
+        f"monitor.max_drop {document['max_drop']:g} on {rows:,} rows{named}; wrote {output}"
+    )
+    return 1 if dropped else 0
 
 
 def _run(arguments: argparse.Namespace) -> int:
@@ -280,6 +353,10 @@ def _run(arguments: argparse.Namespace) -> int:
         return _compare(arguments, paths, settings)
     if command == "drift":
         return _drift(arguments, paths, settings)
+    if command == "simulate":
+        return _simulate(arguments, paths, settings)
+    if command == "monitor":
+        return _monitor(arguments, paths, settings)
     from conveyor.train import check_model_settings
 
     check_model_settings(settings.data, settings.model)

@@ -64,6 +64,9 @@ class Context:
     run_url: str | None = None
     model_sha256: str | None = None
     """This checkout's `models/model.onnx`, to tell a stale comparison from a current one."""
+    monitoring: tuple[str, ...] = ()
+    """Markdown sections of `conveyor drift` / `conveyor monitor` (each opens with its own
+    `###` heading), shown after the verdict when present."""
 
 
 def metrics_table(current: ModelState, base: ModelState | None) -> list[str]:
@@ -315,6 +318,7 @@ def render_report(
         where = f"`{FULL_REPORT}` in [the CI run's report artifact]({context.run_url})"
     sections = [
         Section(f"## {TITLE}", head, keep=True),
+        *(_markdown_section(text, priority=4) for text in context.monitoring),
         Section("### Against the champion", champion_section(comparison, current), 5),
         Section("### Test metrics against the base", _base_metrics(current, base, comparison), 4),
         Section("### Slices", slices_section(current, comparison), 2),
@@ -324,6 +328,14 @@ def render_report(
         Section(None, _footer(context), keep=True),
     ]
     return fit(sections, limit, where)
+
+
+def _markdown_section(text: str, priority: int) -> Section:
+    """A section written elsewhere, its first `###` line as its heading (so a cut keeps it)."""
+    lines = text.strip("\n").splitlines()
+    if lines and lines[0].startswith("### "):
+        return Section(lines[0], lines[1:], priority)
+    return Section(None, lines, priority)
 
 
 def _base_metrics(

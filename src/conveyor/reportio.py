@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,13 @@ def model_digest(path: Path) -> str | None:
     """A model file's sha256: the comparison records the challenger's, and the report warns
     when this checkout's differs (a comparison of another model must not pass for this one's)."""
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def monitoring_sections(reports: Iterable[Path]) -> tuple[str, ...]:
+    """The markdown `conveyor drift` and `conveyor monitor` wrote beside their JSON, for the
+    report to include when present (a retrain pull request carries its drift this way)."""
+    found = (report.with_suffix(".md") for report in reports)
+    return tuple(path.read_text(encoding="utf-8") for path in found if path.is_file())
 
 
 def read_comparison(path: Path) -> dict[str, Any] | None:

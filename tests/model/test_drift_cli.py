@@ -1,5 +1,7 @@
 """`conveyor drift` on the team's own data: its test set does not drift from its training data,
-the same rows resampled on one input do, and input it cannot judge is refused by name.
+and input it cannot judge is refused by name. And `conveyor simulate`, the demo's batch maker:
+its covariate shift on one input drifts that input most (its control, `--kind none`, and its
+refusals are unit tests: tests/unit/test_simulate.py).
 
 Everything is read from params.yaml and the pipeline's outputs: the inputs and their training
 reference from signature.json, the threshold and the minimum rows from `monitor:`.
@@ -24,24 +26,13 @@ def _reference(paths: ProjectPaths) -> dict[str, dict[str, object]]:
     return dict(json.loads(paths.signature.read_text())["reference"])
 
 
-def _shifted(
-    frame: pd.DataFrame, reference: dict[str, dict[str, object]]
-) -> tuple[pd.DataFrame, str]:
-    """The rows resampled on one input: numbers at or above their median (the input with the
-    most training bins), else the most frequent category alone."""
-    numeric = [n for n, e in reference.items() if e["kind"] == "numeric" and e["bin_edges"]]
-    if numeric:
-        name = max(numeric, key=lambda n: len(reference[n]["bin_edges"]))  # type: ignore[arg-type]
-        values = frame[name].astype(float)
-        return frame[values >= values.median()], name
-    name = next(iter(reference))
-    top = frame[name].astype(str).value_counts().index[0]
-    return frame[frame[name].astype(str) == top], name
-
-
 def _run(batch: pd.DataFrame, tmp_path: Path, name: str = "batch.csv") -> tuple[int, Any]:
     source = tmp_path / name
     batch.to_csv(source, index=False)
+    return _judge(source, tmp_path)
+
+
+def _judge(source: Path, tmp_path: Path) -> tuple[int, Any]:
     output = tmp_path / "drift.json"
     result = run_conveyor("drift", "--current", str(source), "--output", str(output), cwd=ROOT)
     assert result.code in (0, 1), result.stderr
@@ -56,20 +47,13 @@ def test_the_test_set_does_not_drift(pipeline_outputs: ProjectPaths, tmp_path: P
     code, document = _run(frame, tmp_path)
     assert code == 0, document["drifted"]
     assert set(document["features"]) == set(_reference(pipeline_outputs))
+    assert document["two_sample"]["skipped"] is None, "the pipeline's training data is there"
+    assert all(e["p_value"] is not None for e in document["features"].values())
+    prediction = document["prediction"]  # scored by the model, as the server scores
+    assert prediction["skipped"] is None
+    assert prediction["psi"] < settings.monitor.psi_threshold
+    assert prediction["reference_positive_rate"] is not None
     assert (tmp_path / "drift.md").read_text().startswith("### Data drift of `batch.csv`")
-
-
-def test_rows_resampled_on_one_input_drift(pipeline_outputs: ProjectPaths, tmp_path: Path) -> None:
-    settings = load_settings(ROOT / "params.yaml")
-    reference = _reference(pipeline_outputs)
-    shifted, name = _shifted(pd.read_parquet(pipeline_outputs.test_data), reference)
-    code, document = _run(shifted, tmp_path)
-    moved = document["features"][name]["psi"]
-    others = [e["psi"] for n, e in document["features"].items() if n != name]
-    assert moved > max(others, default=0.0)
-    assert moved > settings.monitor.psi_threshold, (name, moved)
-    assert code == 1 and name in document["drifted"]
-    assert "🔴 drifted" in (tmp_path / "drift.md").read_text()
 
 
 def test_input_it_cannot_judge_is_refused_by_name(
@@ -92,3 +76,31 @@ def test_input_it_cannot_judge_is_refused_by_name(
     result = run_conveyor("drift", "--current", str(tmp_path / "bad.parquet"), cwd=ROOT)
     assert result.code == 2 and "cannot be read as CSV or Parquet" in result.stderr
     assert not (tmp_path / "out.json").exists(), "a refused batch writes nothing"
+
+
+def _simulated(kind: str, tmp_path: Path, *options: str) -> Path:
+    output = tmp_path / f"{kind}.csv"
+    result = run_conveyor("simulate", "--kind", kind, *options, "--output", str(output), cwd=ROOT)
+    assert result.code == 0, result.stderr
+    return output
+
+
+def test_a_simulated_covariate_shift_drifts_the_shifted_input_most(
+    pipeline_outputs: ProjectPaths, tmp_path: Path
+) -> None:
+    """The first numeric input the signature names (with training bins: an input without
+    any has a single bucket, which no shift can move)."""
+    settings = load_settings(ROOT / "params.yaml")
+    signature = json.loads(pipeline_outputs.signature.read_text())
+    reference = signature["reference"]
+    name = next(
+        i["name"] for i in signature["inputs"]
+        if i["type"] == "number" and reference[i["name"]]["bin_edges"]
+    )  # fmt: skip
+    code, document = _judge(_simulated("covariate", tmp_path, "--column", name), tmp_path)
+    assert code == 1 and name in document["drifted"], document["features"][name]
+    moved = document["features"][name]
+    assert moved["psi"] == max(e["psi"] for e in document["features"].values())
+    assert moved["p_value"] < settings.monitor.p_value
+    columns = set(pd.read_csv(tmp_path / "covariate.csv", nrows=1).columns)
+    assert columns == {*settings.data.model_features, settings.data.target}

@@ -74,3 +74,18 @@ def test_categories_never_seen_in_training_go_to_the_unseen_bucket() -> None:
     assert found.as_dict()["unseen_fraction"] == 0.2
     same = feature_drift(plan, ["basic"] * 75 + ["plus"] * 25)
     assert same.psi == pytest.approx(0.0, abs=1e-6) and same.unseen_fraction == 0.0
+
+
+def test_the_prediction_line_marks_scores_past_the_threshold_and_says_why_none() -> None:
+    from conveyor.drift_check import prediction_line
+
+    calm = {"skipped": None, "psi": 0.05, "positive_rate": 0.2, "reference_positive_rate": 0.21}
+    moved = {**calm, "psi": 0.31}
+    assert "🔴" not in prediction_line(calm, 0.2)
+    assert "PSI 0.3100 against the training scores 🔴 past the threshold" in prediction_line(
+        moved, 0.2
+    )
+    assert "(training: 21.00%)" in prediction_line(calm, 0.2)
+    assert prediction_line({"skipped": "no model"}, 0.2) == (
+        "Predicted probabilities not judged: no model."
+    )

@@ -251,3 +251,15 @@ def test_the_cli_keeps_the_whole_report_beside_a_cut_one(tmp_path: Path) -> None
     comparison.write_text(json.dumps(document))
     assert run_conveyor("report", "--output", str(output), cwd=tmp_path).code == 0
     assert not (tmp_path / "report-full.md").exists(), "a whole report needs no second copy"
+
+
+def test_drift_and_monitor_sections_follow_the_verdict_and_give_way_when_too_long() -> None:
+    drift = "### Data drift of `fresh.csv`\n\n| input | PSI |\n|---|---:|\n| tenure | 0.41 |\n"
+    text = _report(None, monitoring=(drift,))
+    assert text.index("### Data drift of `fresh.csv`") < text.index("### Quality gates")
+    assert "| tenure | 0.41 |" in text
+    current = ModelState("feature", metrics={"roc_auc": 0.9, "rows": 3000}, gates=GATES)
+    long_drift = drift + "".join(f"| input{i} | 0.0 |\n" for i in range(400))
+    cut = render_report(current, None, context=Context(monitoring=(long_drift,)), limit=4000)
+    assert "### Data drift of `fresh.csv`" in cut and "| input399 |" not in cut
+    assert "_Cut to fit GitHub's comment limit" in cut
