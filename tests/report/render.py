@@ -33,6 +33,8 @@ from typing import Any
 import cmarkgfm  # type: ignore[import-untyped]
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 
+from tests.tools import ToolsError, install_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 RENDER_TOOLS = ROOT / "scripts" / "render-tools.sh"
 RENDERER = ROOT / "scripts" / "render" / "render.mjs"
@@ -156,28 +158,14 @@ class Rendered:
         return [block.svg for block in self.blocks if block.svg is not None]
 
 
-class RenderToolsError(RuntimeError):
+class RenderToolsError(ToolsError):
     """The renderer could not run: no browser, no render packages, or a crash."""
 
 
 @functools.cache
 def ensure_render_tools() -> str:
     """Run scripts/render-tools.sh once per session; the Chromium it settled on."""
-    try:
-        done = subprocess.run(
-            ["bash", str(RENDER_TOOLS)],
-            cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired as error:
-        raise RenderToolsError(f"{RENDER_TOOLS.name} took over {error.timeout:.0f} s") from error
-    if done.returncode != 0:
-        raise RenderToolsError(
-            f"{RENDER_TOOLS.name} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-        )
-    found = re.findall(r"^chromium=(.+)$", done.stdout, re.MULTILINE)
-    if not found:
-        raise RenderToolsError(f"{RENDER_TOOLS.name} named no chromium:\n{done.stdout}")
-    return str(found[-1])
+    return install_tool(RENDER_TOOLS, "chromium", RenderToolsError)
 
 
 def _as_html(html_or_markdown: str) -> str:
