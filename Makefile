@@ -20,9 +20,9 @@ PYTEST_ARGS ?=
 IMAGE ?= localhost/conveyor-serve:local
 REQUIREMENTS ?= requirements/serve.txt
 
-.PHONY: help setup run rebuild test check-outputs gate champion compare suites unit test-image \
+.PHONY: help setup run refresh-data rebuild test check-outputs gate champion compare suites unit test-image \
 	test-workflows report report-example release-notes release-assets lint \
-	check-static format clean bench bench-serve serve image smoke requirements
+	check-static format clean bench bench-serve bench-drift serve image smoke requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ protect: setup ## protect the default branch with a ruleset requiring CI and a c
 run: setup ## set up, then run the whole pipeline (dvc repro) and summarise the model
 	dvc repro
 	conveyor summary
+
+# The one hook that brings fresh data (retrain.yml runs it first): the template's default takes
+# CONVEYOR_FRESH_DATA (a file or URL, through the environment) in place of a data source;
+# replace scripts/refresh-data.sh with your own source (docs/retraining.md).
+refresh-data: setup ## replace a data source with the file or URL in CONVEYOR_FRESH_DATA (docs/retraining.md)
+	scripts/refresh-data.sh
 
 rebuild: setup ## run every stage again, reusing nothing (what a release does)
 	dvc repro --force
@@ -131,6 +137,10 @@ bench: run ## measure the pipeline (docs/benchmarks.md)
 bench-serve: image ## measure the server against MLServer, BentoML and a bare app (docs/serving-benchmarks.md)
 	scripts/bench-tools.sh
 	python bench/serve.py --image $(IMAGE) --write docs/serving-benchmarks.md
+
+bench-drift: run ## measure live drift tracking: offline vs live, the server with it on vs off (docs/drift-benchmarks.md)
+	scripts/bench-tools.sh
+	python bench/drift.py --write docs/drift-benchmarks.md
 
 serve: run ## serve models/model.onnx on http://127.0.0.1:8080 (CONVEYOR_* variables apply)
 	CONVEYOR_HOST=$${CONVEYOR_HOST:-127.0.0.1} conveyor-serve
