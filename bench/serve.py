@@ -439,10 +439,9 @@ def median_load(loads: list[Load]) -> Load:
     )
 
 
-def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
-    batches = {name: records(count) for name, count in BODIES.items()}
-    expected = {name: expected_probabilities(batch) for name, batch in batches.items()}
-    env = {
+def server_environment() -> dict[str, str]:
+    """What every measured server is started with: this checkout's model, one thread."""
+    return {
         "CONVEYOR_MODEL_PATH": str(MODEL),
         "CONVEYOR_SIGNATURE_PATH": str(SIGNATURE),
         "CONVEYOR_PARAMS": str(ROOT / "params.yaml"),
@@ -450,6 +449,12 @@ def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
         # the load generator, where onnxruntime already runs one intra-op thread.
         "OMP_NUM_THREADS": "1",
     }
+
+
+def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
+    batches = {name: records(count) for name, count in BODIES.items()}
+    expected = {name: expected_probabilities(batch) for name, batch in batches.items()}
+    env = server_environment()
     pins = pinning()
     results: dict[str, Any] = {
         "servers": {}, "unavailable": {}, "pinning": pins.note, "rounds": rounds,
