@@ -142,12 +142,16 @@ def test_memory_does_not_grow_with_the_number_of_requests() -> None:
         for columns, scores in batches * 2:  # 1,000 requests
             tracker.observe(columns, scores)
         after_1000 = tracemalloc.get_traced_memory()[0]
+        most, folds = 0, 0
         for columns, scores in batches * 18:  # 9,000 more
             tracker.observe(columns, scores)
+            most, folds = max(most, tracker.pending_rows), folds + (tracker.pending_rows == 0)
         after_10000 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     assert after_10000 - after_1000 < 64 * 1024, (after_1000, after_10000)
+    # The work per request is bounded too: rows are folded in before 1,024 wait.
+    assert 0 < most < 1024 and folds >= 8
 
 
 def test_an_empty_window_has_no_numbers_yet() -> None:

@@ -117,6 +117,12 @@ class LiveDrift:
         if self._pending_rows >= self._fold_rows:
             self._fold()
 
+    @property
+    def pending_rows(self) -> int:
+        """Rows waiting to be bucketed: below `fold_rows` after every request, so a fold (the
+        only work that grows with rows) never covers more than one fold and one batch."""
+        return self._pending_rows
+
     def snapshot(self) -> DriftSnapshot:
         """The current numbers, after folding in whatever is pending."""
         self._fold()
