@@ -267,15 +267,28 @@ def floor(batch: list[dict[str, Any]], repeats: int) -> tuple[float, float]:
     return statistics.median(timings), float(np.percentile(timings, 99))
 
 
-def rss_after_requests(url: str, pid: int, body: bytes) -> tuple[float, float]:
-    """RSS (MiB) after 1,000 and after 10,000 sequential keep-alive requests."""
+@dataclass(frozen=True)
+class Sequential:
+    """10,000 sequential keep-alive requests: the server's RSS after 1,000 and after 10,000,
+    and the client's median time per request over the first and the last thousand."""
+
+    rss_1000_mib: float
+    rss_10000_mib: float
+    first_1000_ms: float
+    last_1000_ms: float
+
+
+def sequential_requests(url: str, pid: int, body: bytes) -> Sequential:
+    """One connection, one request after the other, as a client that never batches."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    readings = []
+    readings, times = [], []
     for count in range(1, 10_001):
+        start = time.perf_counter()
         connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
         reply = connection.getresponse()
         reply.read()
+        times.append((time.perf_counter() - start) * 1000)
         if reply.status != 200:
             raise SystemExit(f"request {count} failed with {reply.status}")
         if count in (1_000, 10_000):
@@ -284,7 +297,15 @@ def rss_after_requests(url: str, pid: int, body: bytes) -> tuple[float, float]:
             assert match
             readings.append(int(match.group(1)) / 1024)
     connection.close()
-    return readings[0], readings[1]
+    return Sequential(
+        readings[0], readings[1], statistics.median(times[:1000]), statistics.median(times[-1000:])
+    )
+
+
+def rss_after_requests(url: str, pid: int, body: bytes) -> tuple[float, float]:
+    """RSS (MiB) after 1,000 and after 10,000 sequential keep-alive requests."""
+    run = sequential_requests(url, pid, body)
+    return run.rss_1000_mib, run.rss_10000_mib
 
 
 def site_packages_mib(
