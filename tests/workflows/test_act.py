@@ -24,7 +24,7 @@ import pytest
 
 from conveyor.paths import ProjectPaths
 from conveyor.stages import STAGES
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, CI_PIPELINE_RUN, ROOT
 from tests.pipeline.dvc import dvc, share_project_cache
 from tests.workflows.act import (
     ACTION_DIRS,
@@ -118,6 +118,7 @@ def _suites_collected() -> int:
     return int(found.group(1))
 
 
+@pytest.mark.xdist_group(CI_PIPELINE_RUN)
 def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
     pr_run: tuple[Path, str, ActRun],
 ) -> None:
@@ -153,6 +154,7 @@ def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
     }
 
 
+@pytest.mark.xdist_group(CI_PIPELINE_RUN)
 def test_the_report_artifact_holds_the_report_and_the_pr_number(
     pr_run: tuple[Path, str, ActRun],
 ) -> None:
@@ -171,6 +173,7 @@ def test_the_report_artifact_holds_the_report_and_the_pr_number(
     assert "### Against the champion" in text and "```mermaid" in text
 
 
+@pytest.mark.xdist_group(CI_PIPELINE_RUN)
 def test_a_pull_request_title_with_shell_metacharacters_changes_nothing(
     pr_run: tuple[Path, str, ActRun],
 ) -> None:
