@@ -135,6 +135,8 @@ def scrapes(
         **model_environment(pipeline_outputs),
         "CONVEYOR_DRIFT": "on",
         "CONVEYOR_DRIFT_WINDOW": str(WINDOW),
+        # Every row counted: the windows these tests reason about are exact row counts.
+        "CONVEYOR_DRIFT_SAMPLE": "1",
         "CONVEYOR_MAX_BATCH": str(BATCH),
     }
     server = start_server(BIN / "conveyor-serve", environment, folder / "server.log")

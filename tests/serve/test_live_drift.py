@@ -141,5 +141,6 @@ def test_memory_does_not_grow_with_the_number_of_requests(
         after_10000 = _rss_kib(drift_server.process.pid)
     finally:
         connection.close()
-    assert drift_server.get("/drift").json()["rows"] > 4000  # the tracker saw the requests
+    tracked = drift_server.get("/drift").json()
+    assert tracked["rows"] > 0.5 * tracked["sample"] * 10_000  # the tracker saw its share
     assert after_10000 - after_1000 < 2048, f"RSS grew from {after_1000} to {after_10000} KiB"

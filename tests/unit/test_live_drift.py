@@ -199,7 +199,8 @@ def test_switched_off_the_server_has_no_drift_gauges(tmp_path: Any) -> None:
     settings = ServeSettings(model_path=files.model, signature_path=files.signature)
     record = {NUMBER_INPUT: 35, CATEGORY_INPUT: "plus"}
     for drift, gauges in ((True, True), (False, False)):
-        with TestClient(create_app(ServeSettings(**{**vars(settings), "drift": drift}))) as client:
+        changes = {**vars(settings), "drift": drift, "drift_sample": 1.0}
+        with TestClient(create_app(ServeSettings(**changes))) as client:
             assert client.post("/predict", json=[record] * 3).status_code == 200
             metrics = client.get("/metrics").text
             body = client.get("/drift").json()
@@ -209,3 +210,24 @@ def test_switched_off_the_server_has_no_drift_gauges(tmp_path: Any) -> None:
             assert body["rows"] == pytest.approx(3, abs=0.01)
             assert body["features"][NUMBER_INPUT]["psi"] > 1
             assert body["prediction"]["reference_positive_rate"] == 0.5
+
+
+def test_a_sampled_tracker_sees_the_same_drift_on_a_quarter_of_the_rows() -> None:
+    rng = np.random.default_rng(5)
+    full, sampled = _tracker(window=10**9), LiveDrift(SIGNATURE, 10**9, 0.25, seed=1)
+    for _ in range(400):  # 4,000 single rows and 40 batches of 100, shifted in tenure
+        for batch in (_from_reference(rng, 1, low=25.0), _from_reference(rng, 100, low=25.0)):
+            full.observe(*batch)
+            sampled.observe(*batch)
+    whole, part = full.snapshot(), sampled.snapshot()
+    assert part.rows == pytest.approx(whole.rows / 4, rel=0.1)
+    for name in (NUMBER_INPUT, CATEGORY_INPUT):
+        assert part.features[name].psi == pytest.approx(whole.features[name].psi, abs=0.05)
+    assert whole.features[NUMBER_INPUT].psi > 0.5  # the shift the sample must also show
+    assert part.positive_rate == pytest.approx(whole.positive_rate, abs=0.03)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5, -0.25])
+def test_a_sample_share_outside_zero_to_one_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match=r"sample must be in \(0, 1\]"):
+        LiveDrift(SIGNATURE, 1000, share)

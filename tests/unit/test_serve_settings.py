@@ -36,6 +36,7 @@ def test_every_variable_is_read() -> None:
             "CONVEYOR_THREADS": "2",
             "CONVEYOR_DRIFT": "Off",
             "CONVEYOR_DRIFT_WINDOW": "20000",
+            "CONVEYOR_DRIFT_SAMPLE": "0.5",
             "CONVEYOR_GIT_SHA": "4fa42f0c",
         }
     )
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
         threads_per_worker=2,
         drift=False,
         drift_window=20000,
+        drift_sample=0.5,
         git_sha="4fa42f0c",
     )
 
@@ -95,6 +97,12 @@ def test_what_is_not_a_whole_number_is_refused_by_name(name: str, raw: str) -> N
 def test_drift_tracking_is_switched_by_words_any_case(raw: str, on: bool) -> None:
     assert ServeSettings.from_environment({"CONVEYOR_DRIFT": raw}).drift is on
     assert ServeSettings.from_environment({}).drift is True  # on unless switched off
+
+
+@pytest.mark.parametrize("raw", ["0", "1.01", "-1", "half", "nan"])
+def test_a_drift_sample_outside_zero_to_one_is_refused_by_name(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"^CONVEYOR_DRIFT_SAMPLE must be a number in \(0, 1\]"):
+        ServeSettings.from_environment({"CONVEYOR_DRIFT_SAMPLE": raw})
 
 
 def test_a_drift_switch_that_is_neither_on_nor_off_is_refused_by_name() -> None:

@@ -46,7 +46,11 @@ class _State:
         self.model_id = model_id(str(info.get("onnx_sha256", "unknown")))
         self.git_sha = settings.git_sha
         self.version = settings.git_sha or self.model_id
-        self.drift = LiveDrift(model.signature, settings.drift_window) if settings.drift else None
+        self.drift = (
+            LiveDrift(model.signature, settings.drift_window, settings.drift_sample)
+            if settings.drift
+            else None
+        )
         self.telemetry = Telemetry(
             {
                 "version": self.version,

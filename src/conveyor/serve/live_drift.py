@@ -1,13 +1,15 @@
 """Live drift: how far the inputs and predictions the server sees have moved from training.
 
-The hot path pays for one list append per request: `observe` keeps a reference to the
-request's already-built batch (its numeric matrix and its text values) and probabilities.
-Every `fold_rows` rows (1,024, or an eighth of the window when that is less) and before every
-read, the pending rows are counted into their buckets, with numpy for numbers and `Counter`
-for categories, and added to running histograms in which older rows fade by `exp(-1/window)`
-per newer row, so the numbers describe roughly the last `window` rows whatever the traffic.
-Memory is the histograms plus at most `fold_rows` pending rows and one batch: it does not
-grow with the number of requests.
+The hot path pays for a random draw and, for the rows it keeps (`sample`, a quarter in the
+server by default), one list append: `observe` keeps a reference to the request's already-built
+numeric and text matrices and probabilities. Every `fold_rows` kept rows (1,024, or an eighth
+of the window when that is less) and before every read, the pending rows are counted into
+their buckets, with numpy for numbers and `Counter` for categories, and added to running
+histograms in which older rows fade by `exp(-1/window)` per newer row, so the numbers describe
+roughly the last `window` kept rows whatever the traffic. A random share of the rows has the
+distribution of all of them, so the index is the same up to sampling noise, and the work per
+served row is a quarter. Memory is the histograms plus at most `fold_rows` pending rows and one
+batch: it does not grow with the number of requests.
 
 The buckets and the index are `conveyor.drift`'s, the same that `conveyor drift` computes on a
 file, so a batch posted here and the same rows judged offline give the same PSI (up to the
@@ -18,6 +20,7 @@ taken; each worker process keeps its own numbers (run one worker per container).
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -31,6 +34,9 @@ from conveyor.serve.signature import Signature, SignatureError
 from conveyor.serve.validation import Batch
 
 PREDICTION = "probability"
+
+Pending = tuple[np.ndarray | None, np.ndarray | None, Sequence[float] | np.ndarray]
+"""A tracked batch's numeric matrix, text matrix (inputs × rows, signature order) and scores."""
 """The name the predicted-probability distribution goes by among the references."""
 
 
@@ -48,7 +54,8 @@ class DriftSnapshot:
     """Everything the gauges and `GET /drift` show, read at one moment."""
 
     window: int
-    rows: float  # the decayed row count the numbers stand on (approaches `window`)
+    sample: float  # the share of served rows tracked
+    rows: float  # the decayed count of tracked rows the numbers stand on (approaches `window`)
     features: dict[str, FeatureState]
     prediction: FeatureState | None  # None when the signature has no score reference
     positive_rate: float
@@ -66,6 +73,7 @@ class DriftSnapshot:
         return {
             "enabled": True,
             "window": self.window,
+            "sample": self.sample,
             "rows": round(self.rows, 3),
             "features": {
                 name: {
@@ -87,8 +95,21 @@ class LiveDrift:
     """Running, decaying histograms of recent inputs and predictions against the training
     reference that export wrote into the signature."""
 
-    def __init__(self, signature: Signature, window: int, fold_rows: int = 1024) -> None:
+    def __init__(
+        self,
+        signature: Signature,
+        window: int,
+        sample: float = 1.0,
+        *,
+        fold_rows: int = 1024,
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 < sample <= 1.0:
+            raise ValueError(f"sample must be in (0, 1], got {sample}")
         self.window = window
+        self.sample = sample
+        self._rng = np.random.default_rng(seed)
+        self._draw = random.Random(seed).random
         # A fold's rows share one weight, so a fold stays a small part of the window.
         self._fold_rows = max(1, min(fold_rows, window // 8))
         self._decay = math.exp(-1.0 / window)
@@ -107,13 +128,28 @@ class LiveDrift:
         self._scores = None if self._prediction is None else np.zeros(len(self._prediction.buckets))
         self._positives = 0.0
         self._rows = 0.0
-        self._pending: list[tuple[Batch, Sequence[float]]] = []
+        self._pending: list[Pending] = []
         self._pending_rows = 0
 
     def observe(self, batch: Batch, probabilities: Sequence[float]) -> None:
-        """One served batch; bucketed later, in bulk (see the module's docstring)."""
-        self._pending.append((batch, probabilities))
-        self._pending_rows += len(probabilities)
+        """One served batch, or the sampled share of its rows; bucketed later, in bulk (see
+        the module's docstring)."""
+        rows = len(probabilities)
+        if self.sample >= 1.0:
+            self._pending.append((batch.numbers, batch.texts, probabilities))
+        elif rows == 1:  # the usual request: one draw, nothing to slice
+            if self._draw() >= self.sample:
+                return
+            self._pending.append((batch.numbers, batch.texts, probabilities))
+        else:
+            keep = np.flatnonzero(self._rng.random(rows) < self.sample)
+            if not keep.size:
+                return
+            rows = int(keep.size)
+            numbers = None if batch.numbers is None else batch.numbers[:, keep]
+            texts = None if batch.texts is None else batch.texts[:, keep]
+            self._pending.append((numbers, texts, np.asarray(probabilities)[keep]))
+        self._pending_rows += rows
         if self._pending_rows >= self._fold_rows:
             self._fold()
 
@@ -133,6 +169,7 @@ class LiveDrift:
         rows = self._rows
         return DriftSnapshot(
             window=self.window,
+            sample=self.sample,
             rows=rows,
             features=features,
             prediction=prediction,
@@ -144,8 +181,8 @@ class LiveDrift:
         """Bucket the pending rows and add them to the decayed histograms."""
         if not self._pending:
             return
-        pending, self._pending, self._pending_rows = self._pending, [], 0
-        new_rows = sum(len(probabilities) for _, probabilities in pending)
+        pending, self._pending, new_rows = self._pending, [], self._pending_rows
+        self._pending_rows = 0
         # Older rows fade by one factor per new row. Within a fold the new rows share one
         # weight, the mean of the weights they would have one by one (the newest 1, the one
         # before exp(-1/window), ...), so the total weight is exact and no row costs a
@@ -153,14 +190,15 @@ class LiveDrift:
         fade = self._decay**new_rows
         weight = (1.0 - fade) / (new_rows * (1.0 - self._decay))
         if self._numeric:
-            matrix = np.concatenate([batch.numbers for batch, _ in pending], axis=1)
+            numbers = np.concatenate([numbers for numbers, _, _ in pending], axis=1)
             for row, name in self._numeric:
-                self._add(name, self._features[name].counts(matrix[row]), fade, weight)
-        for row, name in self._text:
-            values = chain.from_iterable(batch.texts[row] for batch, _ in pending)
-            self._add(name, self._features[name].counts(values), fade, weight)
+                self._add(name, self._features[name].counts(numbers[row]), fade, weight)
+        if self._text:
+            texts = np.concatenate([texts for _, texts, _ in pending], axis=1)
+            for row, name in self._text:
+                self._add(name, self._features[name].counts(texts[row].tolist()), fade, weight)
         scores = np.fromiter(
-            (p for _, probabilities in pending for p in probabilities),
+            chain.from_iterable(probabilities for _, _, probabilities in pending),
             dtype=np.float64,
             count=new_rows,
         )

@@ -190,6 +190,7 @@ _DRIFT_SCHEMA: dict[str, Any] = {
         "enabled": {"type": "boolean"},
         "reason": {"type": "string"},
         "window": {"type": "integer", "minimum": 1},
+        "sample": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 1},
         "rows": {"type": "number", "minimum": 0},
         "features": {
             "type": "object",

@@ -141,7 +141,7 @@ class DriftCollector(Collector):
         yield from (psi, missing, unseen)
         yield GaugeMetricFamily(
             "conveyor_drift_window_rows",
-            "Recent rows the drift gauges stand on (decayed; approaches the window).",
+            "Recent tracked rows the drift gauges stand on (decayed; approaches the window).",
             value=snapshot.rows,
         )
         yield GaugeMetricFamily(

@@ -54,8 +54,9 @@ class Batch:
     """The numeric inputs as one (inputs, rows) matrix in signature order, the array the
     columns are views of: the live drift tracker joins batches with one call, not one per
     input."""
-    texts: Sequence[Sequence[str]] = ()
-    """The text inputs' cleaned values, one sequence per input in signature order."""
+    texts: np.ndarray | None = None
+    """The text inputs' cleaned values as one (inputs, rows) object matrix in signature order,
+    the array the text columns are views of."""
 
 
 def _refuse_non_json_constant(name: str) -> float:
@@ -167,12 +168,14 @@ def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
         )
     unknown: dict[str, int] = {}
     texts = signature.text_fields
-    table: list[Sequence[str]] = []
+    text_matrix = None
     if texts:
         table = [_clean_texts(spec, values[position], unknown) for position, spec in texts]
-        stacked = np.array(table, dtype=object).reshape(len(texts), size, 1)
-        columns.update(zip(signature.text_names, stacked, strict=True))
-    return Batch(columns=columns, unknown_categories=unknown, numbers=matrix, texts=table)
+        text_matrix = np.array(table, dtype=object).reshape(len(texts), size)
+        columns.update(
+            zip(signature.text_names, text_matrix.reshape(len(texts), size, 1), strict=True)
+        )
+    return Batch(columns=columns, unknown_categories=unknown, numbers=matrix, texts=text_matrix)
 
 
 def _clean_texts(spec: InputField, raw: Sequence[str | None], unknown: dict[str, int]) -> Any:
