@@ -65,10 +65,10 @@ rebuild: setup ## run every stage again, reusing nothing (what a release does)
 # first test runs ci.yml's pipeline job itself with act on a clean copy, `make suites`
 # included, unnarrowed: so every suite runs once, exactly as GitHub runs it. (`make suites`
 # runs them directly, which is quicker while you work.) The workflow and container tests run
-# in two lanes (pytest-xdist): that act run in one, the other workflow runs and the image
-# tests beside it in the other.
+# in two lanes (pytest-xdist, one file at a time): that act run (tests/workflows/test_ci_run.py)
+# in one, the other workflow runs and the image tests beside it in the other.
 test: run check-outputs gate champion compare lint check-static ## set up, run the pipeline, every check, then the whole test suite
-	pytest -m "workflows or container" -n 2 --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	pytest -m "workflows or container" -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what the pipeline produced
 	conveyor check-outputs

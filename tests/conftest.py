@@ -23,21 +23,17 @@ import yaml
 
 from conveyor.paths import ProjectPaths
 
-CI_PIPELINE_RUN = "ci-pipeline-run"
-"""The xdist group of the tests that read the act run of ci.yml's pipeline job, which runs
-every suite inside it and takes most of `make test`'s time: one lane runs it while the other
-lane takes every other workflow and container test (make test: `-n 2 --dist loadgroup`)."""
+LONGEST_FILE = "tests/workflows/test_ci_run.py"
+"""The act run of ci.yml's pipeline job, which runs every other suite inside it and takes most
+of `make test`'s time. `make test` runs the workflow and container tests in two lanes, one
+file at a time (pytest-xdist `--dist loadfile`): this file first, alone in one lane, and every
+other file in the other lane beside it."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest group first, so the first lane starts it at once and the second lane
-    works through the rest beside it (with --no-loadscope-reorder, xdist keeps this order)."""
-
-    def longest_first(item: pytest.Item) -> int:
-        group = item.get_closest_marker("xdist_group")
-        return 0 if group is not None and group.args[:1] == (CI_PIPELINE_RUN,) else 1
-
-    items.sort(key=longest_first)
+    """The longest file first, so the first lane starts it at once (with
+    `--no-loadscope-reorder`, xdist hands out files in this order)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FILE))
 
 
 ROOT = Path(__file__).resolve().parents[1]

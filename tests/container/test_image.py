@@ -21,8 +21,7 @@ from conveyor.paths import ProjectPaths
 from tests.conftest import ROOT
 from tests.serve.conftest import Server, example_record, free_port
 
-# One xdist lane for the module: the image is built once (make test runs two lanes).
-pytestmark = [pytest.mark.container, pytest.mark.xdist_group("image")]
+pytestmark = pytest.mark.container
 
 IMAGE = "localhost/conveyor-serve:test"
 ENV = {**os.environ, "CONTAINERS_CONF": str(ROOT / ".tools" / "containers.conf")}

@@ -152,3 +152,39 @@ def run_act(
     (scratch / "act-output.txt").write_text(completed.stdout + completed.stderr)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return ActRun(completed.returncode, completed.stdout + completed.stderr, calls, artifacts)
+
+
+INJECTION_MARKER = "/tmp/conveyor-act-injected"
+"""The file a pull request's title or branch would create if any reached a shell."""
+INJECTION_TITLE = (
+    f'"; touch {INJECTION_MARKER}; echo "$(touch {INJECTION_MARKER})`touch {INJECTION_MARKER}`'
+)
+
+
+def pull_request_event(sha: str, number: int = 7) -> dict[str, Any]:
+    """A `pull_request` event whose title and branch name carry shell metacharacters."""
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "title": INJECTION_TITLE,
+            "head": {"sha": sha, "ref": f"feature/$(touch {INJECTION_MARKER})"},
+            "base": {"ref": "main"},
+        },
+        "repository": {"default_branch": "main", "full_name": REPOSITORY},
+    }
+
+
+def step_ok(run: ActRun, step: str) -> bool:
+    return f"✅  Success - Main {step}" in run.output
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def pytest_outcomes(output: str) -> dict[str, int]:
+    """The counts of the last pytest summary line in `output` ("12 passed, 3 deselected")."""
+    summaries = re.findall(r"=+ ([^=\n]*?) in [\d.]+s(?: \([^)]*\))? =+", ANSI.sub("", output))
+    assert summaries, output[-4000:]
+    return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", summaries[-1])}

@@ -6,35 +6,34 @@ test suites, the report), and the image smoke test against a real server (the do
 starts `conveyor-serve` natively). What is substituted: third-party actions (by SHA) and the
 tools that need GitHub or a registry (gh, npx/CML, docker), which record what they were asked.
 
-ci.yml's pipeline job runs once unnarrowed, on a copy holding only git-tracked files, so an
-ordering or missing-output bug fails the suite: its test step runs every suite but the
-workflow tests themselves (no recursion) and the container tests (no engine under act).
+ci.yml's pipeline job on a pull request, run once unnarrowed, is tests/workflows/test_ci_run.py;
+here, the runs that change one thing each: the test step moved before the pipeline, a gate
+that fails on main, the release on a params change or on pushes that change nothing released,
+the rollback.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conveyor.paths import ProjectPaths
-from conveyor.stages import STAGES
-from tests.conftest import BIN, CI_PIPELINE_RUN, ROOT
+from tests.conftest import ROOT
 from tests.pipeline.dvc import dvc, share_project_cache
 from tests.workflows.act import (
     ACTION_DIRS,
-    SUITES,
     ActRun,
-    hash_files,
     head_sha,
     make_project,
     pinned_actions,
+    pull_request_event,
+    pytest_outcomes,
     run_act,
+    step_ok,
 )
 
 pytestmark = pytest.mark.workflows
@@ -42,143 +41,10 @@ pytestmark = pytest.mark.workflows
 # The release run's test step: the released model's gates, one test each. The CI run runs the
 # same `make suites` whole.
 SELECTION = {"PYTEST_ADDOPTS": "tests/model/test_gates.py"}
-MARKER = "/tmp/conveyor-act-injected"
-TITLE = f'"; touch {MARKER}; echo "$(touch {MARKER})`touch {MARKER}`'
-
-
-def _pull_request(sha: str, number: int = 7) -> dict[str, Any]:
-    return {
-        "action": "synchronize",
-        "number": number,
-        "pull_request": {
-            "number": number,
-            "title": TITLE,
-            "head": {"sha": sha, "ref": f"feature/$(touch {MARKER})"},
-            "base": {"ref": "main"},
-        },
-        "repository": {"default_branch": "main", "full_name": "conveyor-ml/conveyor"},
-    }
-
-
-def _step_ok(run: ActRun, step: str) -> bool:
-    return f"✅  Success - Main {step}" in run.output
-
-
-@pytest.fixture(scope="module")
-def pr_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ActRun]:
-    """ci.yml's pipeline job on a pull request, unnarrowed, as GitHub runs it.
-
-    The title and branch carry shell metacharacters, so the same run proves nothing from the
-    event reaches a shell.
-    """
-    Path(MARKER).unlink(missing_ok=True)
-    base = tmp_path_factory.mktemp("act-pr")
-    project = make_project(base / "project")
-    sha = head_sha(project)
-    run = run_act(
-        project, base / "scratch", event="pull_request", workflow="ci.yml",
-        payload=_pull_request(sha), job="pipeline", timeout=2400,
-    )  # fmt: skip
-    return project, sha, run
 
 
 def test_every_third_party_action_has_a_stand_in() -> None:
     assert {name for name, _ in pinned_actions()} <= set(ACTION_DIRS)
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _pytest_outcomes(output: str) -> dict[str, int]:
-    """The counts of the last pytest summary line in `output` ("12 passed, 3 deselected")."""
-    summaries = re.findall(r"=+ ([^=\n]*?) in [\d.]+s(?: \([^)]*\))? =+", ANSI.sub("", output))
-    assert summaries, output[-4000:]
-    return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", summaries[-1])}
-
-
-def _failures(output: str) -> str:
-    """The short summary lines of the tests that failed inside the act run, if any."""
-    return "\n".join(
-        line.split("| ", 1)[-1]
-        for line in ANSI.sub("", output).splitlines()
-        if "| FAILED " in line or "| ERROR " in line
-    )
-
-
-def _suites_collected() -> int:
-    """How many tests `make suites` selects: what CI's test step must run, all of them."""
-    completed = subprocess.run(
-        [str(BIN / "pytest"), "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-m", SUITES],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, "PYTEST_ADDOPTS": ""},
-    )  # fmt: skip
-    found = re.search(r"(\d+)(?:/\d+)? tests? collected", completed.stdout)
-    assert found, completed.stdout[-2000:] + completed.stderr[-2000:]
-    return int(found.group(1))
-
-
-@pytest.mark.xdist_group(CI_PIPELINE_RUN)
-def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
-    pr_run: tuple[Path, str, ActRun],
-) -> None:
-    project, _, run = pr_run
-    assert run.code == 0, _failures(run.output) or run.output[-8000:]
-    for step in (
-        "Set up", "Pull data and cached outputs from the DVC remote", "Run the pipeline",
-        "Check the committed dvc.lock and metrics", "Enforce the quality gates",
-        "Fetch the champion", "Enforce the margins against the champion",
-        "Unit, pipeline, data, slice, fairness, parity and serving tests",
-        "Compare with the base branch", "Upload the report",
-        "Build and smoke-test the serving image",
-    ):  # fmt: skip
-        assert _step_ok(run, step), step
-    # The container tests need an engine that act's docker stand-in is not.
-    assert not _step_ok(run, "Container tests")
-    assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
-    # A clean checkout has no outputs: the pipeline really ran, every stage of it.
-    for stage in STAGES:
-        assert f"Running stage '{stage}'" in run.output, stage
-    assert "verdict: PASS" in run.output
-    # The test step ran every test `make suites` selects, none deselected by the test harness.
-    outcomes = _pytest_outcomes(run.output)
-    assert outcomes.get("passed") == _suites_collected(), outcomes
-    assert not outcomes.keys() & {"failed", "error", "errors"}, outcomes
-    assert "smoke test passed" in run.output
-    builds = run.called("docker", "build")
-    assert builds and "localhost/conveyor-serve:ci" in builds[0]["args"]
-    # The caches are keyed on the lock files, so a changed dvc.lock restores no stale outputs.
-    assert {c["args"][0] for c in run.called("cache")} == {
-        f"uv-Linux-3.11-{hash_files(project / 'uv.lock')}",
-        f"dvc-Linux-{hash_files(project / 'dvc.lock')}",
-    }
-
-
-@pytest.mark.xdist_group(CI_PIPELINE_RUN)
-def test_the_report_artifact_holds_the_report_and_the_pr_number(
-    pr_run: tuple[Path, str, ActRun],
-) -> None:
-    _, _, run = pr_run
-    report = run.artifacts / "report"
-    assert (report / "pr-number.txt").read_text() == "7"
-    text = (report / "report.md").read_text()
-    assert text.startswith("## Conveyor model report")
-    assert "All blocking gates pass" in text
-    assert (report / "metrics" / "gates.json").exists()
-    # No release here (gh answers "release not found"): the champion is the base branch's
-    # model, from the DVC cache, judged on the same rows and shown in the report.
-    comparison = json.loads((report / "reports" / "comparison.json").read_text())
-    assert comparison["champion"]["source"] == "git" and comparison["skipped"] is None
-    assert comparison["verdict"]["verdict"] == "pass"
-    assert "### Against the champion" in text and "```mermaid" in text
-
-
-@pytest.mark.xdist_group(CI_PIPELINE_RUN)
-def test_a_pull_request_title_with_shell_metacharacters_changes_nothing(
-    pr_run: tuple[Path, str, ActRun],
-) -> None:
-    assert pr_run[2].code == 0
-    assert not Path(MARKER).exists()
 
 
 def _step_block(workflow: str, name: str) -> str:
@@ -202,12 +68,12 @@ def test_tests_before_the_pipeline_fail_on_a_clean_checkout(tmp_path: Path) -> N
     project = make_project(tmp_path / "project", {".github/workflows/ci.yml": reordered})
     run = run_act(
         project, tmp_path / "scratch", event="pull_request", workflow="ci.yml",
-        payload=_pull_request(head_sha(project)), job="pipeline", env={"PYTEST_ADDOPTS": "-x"},
+        payload=pull_request_event(head_sha(project)), job="pipeline", env={"PYTEST_ADDOPTS": "-x"},
     )  # fmt: skip
     assert run.code != 0
     assert "❌  Failure - Main Unit, pipeline, data, slice, fairness" in run.output
     assert re.search(r"pipeline outputs \[.*\] are missing", run.output), run.output[-4000:]
-    assert not _step_ok(run, "Run the pipeline")
+    assert not step_ok(run, "Run the pipeline")
 
 
 def _commit_current_outputs(project: Path) -> None:
@@ -236,7 +102,7 @@ def test_a_model_that_fails_a_gate_fails_ci_on_main(tmp_path: Path) -> None:
     assert run.code != 0
     assert "cache stand-in: restored .dvc/cache" in run.output
     assert "Running stage 'prepare'" not in run.output
-    assert _step_ok(run, "Check the committed dvc.lock and metrics")
+    assert step_ok(run, "Check the committed dvc.lock and metrics")
     # The gate step fails the job before the suites run or an image is built.
     assert "❌  Failure - Main Enforce the quality gates" in run.output
     # The line the gate step prints is the committed gates.json's, not today's AUC.
@@ -244,7 +110,7 @@ def test_a_model_that_fails_a_gate_fails_ci_on_main(tmp_path: Path) -> None:
     (roc_auc,) = [gate for gate in gates if gate["id"] == "overall.roc_auc"]
     assert roc_auc["status"] == "fail", roc_auc["message"]
     assert re.search(rf"FAIL\s+block\s+{re.escape(roc_auc['message'])}", run.output)
-    assert not _step_ok(run, "Unit, pipeline, data, slice, fairness, parity and serving tests")
+    assert not step_ok(run, "Unit, pipeline, data, slice, fairness, parity and serving tests")
     assert not run.called("docker", "build")
     # The report is still written, and says why the change is blocked.
     report = run.artifacts / "report"
@@ -301,9 +167,9 @@ def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
     assert run.code == 0, run.output[-5000:]
     assert "release=true" in run.output and "params.yaml" in run.output
     assert "Running stage 'prepare'" in run.output  # a rebuild: nothing reused
-    assert _step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
+    assert step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
     assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
-    assert _pytest_outcomes(run.output).get("passed", 0) > 0, "the test step ran no test"
+    assert pytest_outcomes(run.output).get("passed", 0) > 0, "the test step ran no test"
     assert not run.called("cache"), "a publishing job restores no cache"
     image = "ghcr.io/conveyor-ml/conveyor"
     builds = run.called("build-push")
@@ -353,7 +219,7 @@ def test_a_push_that_changes_nothing_released_publishes_nothing(tmp_path: Path, 
     run = _release(project, tmp_path / "scratch", before, after)
     assert run.code == 0, run.output[-4000:]
     assert "release=false" in run.output and why in run.output
-    assert not _step_ok(run, "Run the pipeline from scratch")
+    assert not step_ok(run, "Run the pipeline from scratch")
     assert not run.called("build-push") and not run.called("gh", "release", "create")
 
 

@@ -43,8 +43,7 @@ from tests.workflows.act import REPOSITORY, ActRun, head_sha, make_project, run_
 from tests.workflows.fake_github import FakeGitHub
 from tests.workflows.test_pr_report import cml  # noqa: F401  (the session fixture)
 
-# One xdist lane for the three runs: they share the module's fixture (make test runs two lanes).
-pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("retrain-loop")]
+pytestmark = pytest.mark.workflows
 
 TOKEN = "standin-token"  # what run_act gives act as GITHUB_TOKEN
 BRANCH = "conveyor/retrain"
