@@ -70,10 +70,13 @@ class Computation:
     """Median milliseconds to get drift numbers for `ROWS` rows, each way."""
 
     offline_ms: float
-    live_single_ms: float
+    live_single_ms: float  # at the server's sample share
     live_batched_ms: float
+    every_row_single_ms: float  # counting every row (CONVEYOR_DRIFT_SAMPLE=1)
+    every_row_batched_ms: float
     repeats: int
     window: int
+    sample: float
 
 
 def median_ms(work: Callable[[], object], repeats: int) -> float:
@@ -111,12 +114,12 @@ def served_batches(
 
 
 def live_tracking(
-    batches: list[tuple[Batch, list[float]]], signature: Signature, window: int
+    batches: list[tuple[Batch, list[float]]], signature: Signature, window: int, sample: float
 ) -> Callable[[], object]:
     """Every batch observed by a fresh tracker (folding as it goes), then one read."""
 
     def track() -> object:
-        tracker = LiveDrift(signature, window)
+        tracker = LiveDrift(signature, window, sample, seed=SEED)
         for batch, probabilities in batches:
             tracker.observe(batch, probabilities)
         return tracker.snapshot()
@@ -130,7 +133,7 @@ def computation(repeats: int) -> Computation:
     document = json.loads(serving.SIGNATURE.read_text())
     signature = load_signature(serving.SIGNATURE)
     model = OnnxModel(serving.MODEL, signature)
-    window = ServeSettings().drift_window
+    window, sample = ServeSettings().drift_window, ServeSettings().drift_sample
     table, records = sampled_rows(ROWS)
 
     def offline() -> object:
@@ -140,10 +143,13 @@ def computation(repeats: int) -> Computation:
     batched = served_batches(records, BATCH_ROWS, signature, model)
     return Computation(
         offline_ms=median_ms(offline, repeats),
-        live_single_ms=median_ms(live_tracking(single, signature, window), repeats),
-        live_batched_ms=median_ms(live_tracking(batched, signature, window), repeats),
+        live_single_ms=median_ms(live_tracking(single, signature, window, sample), repeats),
+        live_batched_ms=median_ms(live_tracking(batched, signature, window, sample), repeats),
+        every_row_single_ms=median_ms(live_tracking(single, signature, window, 1.0), repeats),
+        every_row_batched_ms=median_ms(live_tracking(batched, signature, window, 1.0), repeats),
         repeats=repeats,
         window=window,
+        sample=sample,
     )
 
 
@@ -254,21 +260,24 @@ def report(part1: Computation, part2: dict[str, Any], command: str, seconds: int
         f"{part1.repeats} repeats after one warm-up. Offline: `judge` from "
         "`conveyor.drift_check` (`feature_drift` for every input of `models/signature.json`) "
         "on the rows as a data frame, as `conveyor drift` reads a file. Live: a fresh "
-        f"`LiveDrift` (window {part1.window:,} rows, the server's default) observing the rows "
+        f"`LiveDrift` (window {part1.window:,} rows and a sample of {part1.sample:g} of the "
+        "rows, the server's defaults, or every row) observing the rows "
         "as the server's `RequestDecoder` decodes them, with the model's probabilities, then "
         "one `snapshot()`; decoding and inference are done beforehand and not timed.",
         "",
         f"| computation | ms per {ROWS:,} rows | µs per row |",
         "|---|---:|---:|",
     ]
+    share = f"sample {part1.sample:g}"
     rows = [
         ("offline: `judge` (`feature_drift` per input)", part1.offline_ms),
-        ("live: `observe` per single-row batch, folds, one `snapshot()`", part1.live_single_ms),
-        (
-            f"live: `observe` per {BATCH_ROWS}-row batch, folds, one `snapshot()`",
-            part1.live_batched_ms,
-        ),
-    ]
+        (f"live, {share}: `observe` per single-row batch, folds, one `snapshot()`",
+         part1.live_single_ms),
+        (f"live, {share}: `observe` per {BATCH_ROWS}-row batch, folds, one `snapshot()`",
+         part1.live_batched_ms),
+        ("live, every row: single-row batches", part1.every_row_single_ms),
+        (f"live, every row: {BATCH_ROWS}-row batches", part1.every_row_batched_ms),
+    ]  # fmt: skip
     lines += [f"| {label} | {ms:.1f} | {ms / ROWS * 1000:.2f} |" for label, ms in rows]
     lines += [
         "",

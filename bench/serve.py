@@ -601,6 +601,10 @@ def report(results: dict[str, Any]) -> str:
         "into throwaway environments under a temporary directory, never into the project's "
         "lock.",
         "",
+        "What live drift tracking costs (conveyor-serve with `CONVEYOR_DRIFT` on against off, "
+        "and the live tracker against `conveyor drift`): [drift-benchmarks.md]"
+        "(drift-benchmarks.md) (`make bench-drift`).",
+        "",
         "## Latency and throughput over HTTP",
         "",
         "| server | body | connections | p50 (ms) | p99 (ms) | requests/s | rows/s |",

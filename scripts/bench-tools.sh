@@ -17,6 +17,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif ! command -v wrk >/dev/null 2>&1; then
-  echo "error: bench-serve needs wrk: apt-get install wrk (as root), or brew install wrk" >&2
+  echo "error: bench-serve and bench-drift need wrk: apt-get install wrk (as root), or brew install wrk" >&2
   exit 1
 fi
