@@ -1,6 +1,6 @@
 """Live drift: how far the inputs and predictions the server sees have moved from training.
 
-The hot path pays for a random draw and, for the rows it keeps (`sample`, a quarter in the
+The hot path pays for a random draw and, for the rows it keeps (`sample`, a tenth in the
 server by default), one list append: `observe` keeps a reference to the request's already-built
 numeric and text matrices and probabilities. Every `fold_rows` kept rows (1,024, or an eighth
 of the window when that is less) and before every read, the pending rows are counted into
@@ -8,7 +8,7 @@ their buckets, with numpy for numbers and `Counter` for categories, and added to
 histograms in which older rows fade by `exp(-1/window)` per newer row, so the numbers describe
 roughly the last `window` kept rows whatever the traffic. A random share of the rows has the
 distribution of all of them, so the index is the same up to sampling noise, and the work per
-served row is a quarter. Memory is the histograms plus at most `fold_rows` pending rows and one
+served row is a tenth. Memory is the histograms plus at most `fold_rows` pending rows and one
 batch: it does not grow with the number of requests.
 
 The buckets and the index are `conveyor.drift`'s, the same that `conveyor drift` computes on a

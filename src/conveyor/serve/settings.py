@@ -36,8 +36,8 @@ class ServeSettings:
     """Live drift tracking (the drift gauges and `GET /drift`); CONVEYOR_DRIFT=off stops it."""
     drift_window: int = 5000
     """Roughly how many recent tracked rows the drift numbers describe (an exponential decay)."""
-    drift_sample: float = 0.25
-    """The share of served rows the drift tracker counts, drawn at random: a quarter keeps
+    drift_sample: float = 0.1
+    """The share of served rows the drift tracker counts, drawn at random: a tenth keeps
     its cost under a few percent of the server's throughput while a window of thousands of
     rows still fills within seconds under load (1 counts every row)."""
     git_sha: str | None = None
