@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rewrite the template's placeholders for the repository "Use this template" created: the
 # code owners (.github/CODEOWNERS names the template's team, and a review by a team that does
-# not exist can never be given) and the image's source URL (scripts/container.sh).
+# not exist can never be given), the image's source URL (scripts/container.sh) and the image's
+# name in the Kubernetes manifests (deploy/kubernetes), in lower case as registries require.
 #
 #   scripts/init-repository.sh [OWNER/REPO] [--code-owner @USER|@ORG/TEAM|EMAIL]
 #   make init [REPOSITORY=OWNER/REPO] [CODE_OWNER=@ORG/TEAM]
@@ -16,6 +17,7 @@ set -euo pipefail  # bash 3.2 too (macOS): no mapfile, no empty "${array[@]}"
 me=${0##*/}
 # The template's placeholders, most specific first.
 CODE_OWNER_PLACEHOLDER='@conveyor-ml/maintainers'
+IMAGE_PLACEHOLDER='ghcr.io/conveyor-ml/conveyor'
 REPOSITORY_PLACEHOLDER='conveyor-ml/conveyor'
 ORGANISATION='conveyor-ml'
 # Deliberately left alone: the act runs' fake repository (tests/workflows), and this script
@@ -67,6 +69,9 @@ elif [[ ! $repo =~ $repo_pattern || $repo == . || $repo == .. || $repo == *.git 
   fail "'$slug': the name '$repo' is not a GitHub repository name: expected letters, digits, '.', '_' and '-', at most 100, without .git"
 fi
 
+# The image the release workflow pushes: ghcr.io accepts lower-case names only.
+image=ghcr.io/$(printf '%s' "$owner/$repo" | tr '[:upper:]' '[:lower:]')
+
 defaulted=false
 if [ -z "$code_owner" ]; then
   code_owner="@$owner"
@@ -98,7 +103,8 @@ fi
 # Any mention that is not a known placeholder stops everything: it needs a person's decision.
 unknown=""
 for file in "${files[@]}"; do
-  left=$(sed -e "s|$CODE_OWNER_PLACEHOLDER||g" -e "s|$REPOSITORY_PLACEHOLDER||g" "$file" \
+  left=$(sed -e "s|$CODE_OWNER_PLACEHOLDER||g" -e "s|$IMAGE_PLACEHOLDER||g" \
+    -e "s|$REPOSITORY_PLACEHOLDER||g" "$file" \
     | grep -n -F -e "$ORGANISATION" | sed "s|^\([0-9]*\):|  $file:\1: |" || true)
   unknown+=${left:+$left$'\n'}
 done
@@ -112,8 +118,8 @@ for file in "${files[@]}"; do
   new="$file.init.$$"
   temporary+=("$new")
   cp -p "$file" "$new"  # keeps the mode (scripts/container.sh is executable)
-  sed -e "s|$CODE_OWNER_PLACEHOLDER|$code_owner|g" -e "s|$REPOSITORY_PLACEHOLDER|$owner/$repo|g" \
-    "$file" >"$new"
+  sed -e "s|$CODE_OWNER_PLACEHOLDER|$code_owner|g" -e "s|$IMAGE_PLACEHOLDER|$image|g" \
+    -e "s|$REPOSITORY_PLACEHOLDER|$owner/$repo|g" "$file" >"$new"
   while IFS=: read -r number _; do
     changes+="  $file:$number: $(sed -n "${number}p" "$new")"$'\n'
   done < <(grep -n -F -e "$ORGANISATION" "$file")

@@ -1,10 +1,11 @@
 """`make init` (scripts/init-repository.sh): the template's placeholders become the adopter's.
 
 A repository made with "Use this template" still names the template's organisation: its code
-owners (a team the adopter's organisation does not have, whose review can never be given) and
-the image's source URL. The script rewrites them. Each test runs the copy's own script in a copy
-of the repository (never this one), and one test reads this repository's files, so that a new
-mention of the template's organisation that the script would not rewrite fails the suite.
+owners (a team the adopter's organisation does not have, whose review can never be given), the
+image's source URL and the image the Kubernetes manifests run. The script rewrites them. Each
+test runs the copy's own script in a copy of the repository (never this one), and one test reads
+this repository's files, so that a new mention of the template's organisation that the script
+would not rewrite fails the suite.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, copy_repository
+from tests.deploy.kubernetes import image_names
 
 SCRIPT = Path("scripts") / "init-repository.sh"
 ORGANISATION = "conveyor-ml"
 # What the script rewrites and what it leaves alone, stated here independently of the script,
 # and checked against the script's own definitions below.
-PLACEHOLDERS = ("@conveyor-ml/maintainers", "conveyor-ml/conveyor")
+PLACEHOLDERS = (
+    "@conveyor-ml/maintainers",
+    "ghcr.io/conveyor-ml/conveyor",  # the image: lower-cased, as registries require
+    "conveyor-ml/conveyor",
+)
 EXCLUDED = (
     "tests/workflows/",  # the fake repository name of the act runs: a fixture
     "scripts/init-repository.sh",  # the placeholders' definition
@@ -95,11 +101,14 @@ def test_rewrites_every_placeholder_and_prints_each_line(adopted: Path) -> None:
     assert mentions(adopted) == [], "a placeholder was left"
     codeowners = (adopted / ".github" / "CODEOWNERS").read_text()
     assert "/.github/ @acme\n" in codeowners
+    rules = [line.split() for line in codeowners.splitlines() if line and line[0] != "#"]
+    assert len(rules) > 1 and all(owners == ["@acme"] for _, *owners in rules), "every rule"
     # The Dockerfile is a release path: init must not touch it (scripts/release-decision.sh).
     assert 'ARG SOURCE_URL=""' in (adopted / "Dockerfile").read_text()
     container = adopted / "scripts" / "container.sh"
     assert "https://github.com/acme/churn-model}" in container.read_text()
     assert container.stat().st_mode & 0o111, "the rewritten script is still executable"
+    assert image_names(adopted) == {"ghcr.io/acme/churn-model"}
     # It prints each changed line, as it now reads, and changed no other file.
     for line in before:
         name, number, _ = line.split(":", 2)
@@ -125,6 +134,14 @@ def test_the_argument_and_the_code_owner_option_win(adopted: Path) -> None:
     assert "/.github/ @acme-labs/ml_team\n" in (adopted / ".github" / "CODEOWNERS").read_text()
     assert "github.com/acme-labs/churn.v2}" in (adopted / "scripts" / "container.sh").read_text()
     assert "If acme-labs is an organisation" not in result.stdout
+
+
+def test_the_manifests_image_is_in_lower_case_as_registries_require(adopted: Path) -> None:
+    """GitHub keeps the name's case; ghcr.io (and the release workflow) lower-case it."""
+    result = init(adopted, "Acme/Churn-Model")
+    assert result.returncode == 0, result.stderr
+    assert image_names(adopted) == {"ghcr.io/acme/churn-model"}
+    assert "github.com/Acme/Churn-Model}" in (adopted / "scripts" / "container.sh").read_text()
 
 
 def test_the_script_rewrites_every_mention_in_this_repository() -> None:
@@ -156,7 +173,8 @@ def test_the_script_defines_the_placeholders_and_exclusions_this_test_states() -
     """The tests above state the contract; this ties it to what the script really does."""
     script = (ROOT / SCRIPT).read_text()
     assert f"CODE_OWNER_PLACEHOLDER='{PLACEHOLDERS[0]}'" in script
-    assert f"REPOSITORY_PLACEHOLDER='{PLACEHOLDERS[1]}'" in script
+    assert f"IMAGE_PLACEHOLDER='{PLACEHOLDERS[1]}'" in script
+    assert f"REPOSITORY_PLACEHOLDER='{PLACEHOLDERS[2]}'" in script
     declared = re.search(r"^EXCLUDED=\((.*)\)$", script, re.MULTILINE)
     assert declared is not None
     assert tuple(declared.group(1).split()) == EXCLUDED
