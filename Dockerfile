@@ -2,9 +2,11 @@
 # onnxruntime, msgspec, starlette, uvicorn with uvloop and httptools), the conveyor.serve
 # package, model.onnx and signature.json.
 # Build it after `dvc repro` (it copies models/); `make image` passes the build arguments.
-ARG BASE_IMAGE=python:3.12-slim
+# Both stages start from the same base, pinned by digest and written out (not an ARG) so that
+# Dependabot's docker updates can move it. Without a registry, `scripts/container.sh build`
+# builds from a copy of this file whose FROM lines name a local base instead (or BASE_IMAGE).
 
-FROM ${BASE_IMAGE} AS build
+FROM python:3.12-slim@sha256:f77ac9e44ae96ef2c90b8053ea08c31f8be030f824196b0ae4db6d462c84e51f AS build
 # Optional CA bundle for networks that intercept TLS, passed as a build secret so no layer
 # keeps it: --secret id=pipca,src=/path/ca.pem --build-arg PIP_CERT=/run/secrets/pipca
 ARG PIP_CERT=""
@@ -17,7 +19,7 @@ RUN --mount=type=secret,id=pipca \
     && /opt/venv/bin/pip uninstall --yes pip setuptools \
     && bash /tmp/prune-runtime.sh /opt/venv
 
-FROM ${BASE_IMAGE}
+FROM python:3.12-slim@sha256:f77ac9e44ae96ef2c90b8053ea08c31f8be030f824196b0ae4db6d462c84e51f
 ARG GIT_SHA=unknown
 ARG VERSION=0.0.0
 # The repository URL (release.yml and scripts/container.sh pass it): no default here, so

@@ -4,11 +4,13 @@
 #   scripts/container.sh engine        print the engine to use (docker or podman)
 #   scripts/container.sh setup         make sure an engine (and a base image) is available
 #   scripts/container.sh build IMAGE   build the image from the Dockerfile (runs setup first)
+#   scripts/container.sh swap-base BASE [DOCKERFILE]   print the Dockerfile with BASE in its FROMs
 #
 # Docker is used when its engine answers. Otherwise podman is used, installed from Debian's
-# packages when missing (root only). Without a registry (offline CI), the base image is built
-# from Debian packages with debootstrap once and reused. Environment:
-#   BASE_IMAGE   base image for both stages (default: python:3.12-slim, or the local base)
+# packages when missing (root only). The Dockerfile pins its base by digest; without a registry
+# (offline CI) a base is built from Debian packages with debootstrap once, reused, and swapped
+# into a temporary copy of the Dockerfile's FROM lines for the build. Environment:
+#   BASE_IMAGE   build from this base instead of the Dockerfile's (swapped in the same way)
 #   GIT_SHA, VERSION, SOURCE_URL, CREATED   OCI label values
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,8 +59,54 @@ runtime = "runc"
 CONF
 }
 
+# The Dockerfile with the image of each FROM replaced by $1: flags (--platform), stage names
+# (AS build), spacing and every other line are kept; a FROM that names an earlier stage is left
+# alone. Dependabot can only update a base written out in FROM, so the Dockerfile has no ARG
+# there and a build without a registry swaps its base in a copy instead.
+swap_base() {
+  local base=${1:?usage: scripts/container.sh swap-base BASE [DOCKERFILE]} dockerfile=${2:-Dockerfile}
+  [ -f "$dockerfile" ] || { echo "error: $dockerfile not found" >&2; return 1; }
+  BASE=$base awk '
+    # The text of the line before its field n, spacing kept.
+    function before(n,   rest, kept, i, end) {
+      rest = $0; kept = ""
+      for (i = 1; i < n; i++) {
+        end = index(rest, $i) + length($i) - 1
+        kept = kept substr(rest, 1, end); rest = substr(rest, end + 1)
+      }
+      return kept substr(rest, 1, index(rest, $n) - 1)
+    }
+    toupper($1) == "FROM" {
+      image = 0
+      for (i = 2; i <= NF && !image; i++) if ($i !~ /^--/) image = i
+      stage = (image && toupper($(image + 1)) == "AS") ? tolower($(image + 2)) : ""
+      if (image && !(tolower($image) in stages)) {
+        head = before(image)
+        $0 = head ENVIRON["BASE"] substr($0, length(head) + length($image) + 1)
+        swapped++
+      }
+      if (stage != "") stages[stage] = 1
+    }
+    { print }
+    END { exit swapped ? 0 : 3 }
+  ' "$dockerfile" || { echo "error: $dockerfile has no FROM line with an image to swap" >&2; return 1; }
+}
+
+# The image of the Dockerfile's first FROM: the base a registry must serve.
+pinned_base() {
+  awk 'toupper($1) == "FROM" { for (i = 2; i <= NF; i++) if ($i !~ /^--/) { print $i; exit } }' Dockerfile
+}
+
+REGISTRY=""  # yes or no, once asked
 registry_reachable() {
-  timeout 20 podman pull --quiet docker.io/library/python:3.12-slim >/dev/null 2>&1
+  if [ -z "$REGISTRY" ]; then
+    if timeout 20 podman pull --quiet "$(pinned_base)" >/dev/null 2>&1; then
+      REGISTRY=yes
+    else
+      REGISTRY=no
+    fi
+  fi
+  [ "$REGISTRY" = yes ]
 }
 
 build_local_base() {
@@ -90,25 +138,34 @@ setup() {
   fi
 }
 
-base_image() {
+# The base to build from instead of the Dockerfile's, and why; none: the Dockerfile's own.
+SWAP_BASE="" SWAP_REASON=""
+choose_base() {
   if [ -n "${BASE_IMAGE:-}" ]; then
-    echo "$BASE_IMAGE"
-  elif [ "$(engine)" = podman ] && podman image exists "$LOCAL_BASE"; then
-    echo "$LOCAL_BASE"
-  else
-    echo python:3.12-slim
+    SWAP_BASE=$BASE_IMAGE SWAP_REASON="BASE_IMAGE is set"
+  elif [ "$(engine)" = podman ] && ! registry_reachable; then
+    SWAP_BASE=$LOCAL_BASE SWAP_REASON="no registry is reachable"
   fi
 }
+
+SCRATCH=""  # the swapped Dockerfile's folder, removed on exit
+trap '[ -z "$SCRATCH" ] || rm -rf "$SCRATCH"' EXIT
 
 build() {
   local image=${1:?usage: scripts/container.sh build IMAGE}
   [ -f models/model.onnx ] && [ -f models/signature.json ] \
     || { echo "error: models/model.onnx is missing: run \`make run\` first" >&2; exit 1; }
   setup
-  local tool args
+  local tool args dockerfile=Dockerfile
   tool=$(engine)
-  args=(build --tag "$image"
-    --build-arg "BASE_IMAGE=$(base_image)"
+  choose_base
+  if [ -n "$SWAP_BASE" ]; then
+    SCRATCH=$(mktemp -d -t conveyor-build.XXXXXX)
+    dockerfile=$SCRATCH/Dockerfile
+    swap_base "$SWAP_BASE" >"$dockerfile"
+    echo "building from $SWAP_BASE instead of the Dockerfile's $(pinned_base) ($SWAP_REASON)" >&2
+  fi
+  args=(build --file "$dockerfile" --tag "$image"
     --build-arg "GIT_SHA=${GIT_SHA:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
     --build-arg "VERSION=${VERSION:-$(git describe --tags --always 2>/dev/null || echo 0.0.0)}"
     --build-arg "SOURCE_URL=${SOURCE_URL:-https://github.com/conveyor-ml/conveyor}"
@@ -126,5 +183,6 @@ case "${1:-}" in
   engine) engine ;;
   setup) setup ;;
   build) shift; build "$@" ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  swap-base) shift; swap_base "$@" ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import BIN, ROOT
+from tests.container.bases import base_images
 
 
 def test_hadolint_finds_nothing() -> None:
@@ -52,3 +56,31 @@ def test_pruning_refuses_a_directory_that_is_not_the_serving_runtime(tmp_path: P
     assert completed.returncode == 2
     assert "onnxruntime/capi is missing" in completed.stderr
     assert (site / "numpy" / "f2py").is_dir(), "nothing is removed when the check fails"
+
+
+@pytest.mark.container
+@pytest.mark.usefixtures("pipeline_outputs")
+def test_a_build_from_another_base_swaps_it_into_a_copy_and_removes_the_copy(
+    tmp_path: Path,
+) -> None:
+    """BASE_IMAGE (like the local base of a machine without a registry) reaches the engine
+    through a swapped copy of the Dockerfile, announced on stderr and removed afterwards. The
+    base does not exist, so the engine stops at its FROM: quick, and proof of what it read."""
+    base = "localhost/conveyor-no-such-base:0"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    completed = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "container.sh"), "build", "localhost/conveyor-swap:0"],
+        cwd=ROOT,
+        env={**os.environ, "BASE_IMAGE": base, "TMPDIR": str(scratch),
+             "CONTAINERS_CONF": str(ROOT / ".tools" / "containers.conf")},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0, "a base that does not exist cannot be built from"
+    pinned = base_images((ROOT / "Dockerfile").read_text())[0]
+    announced = f"building from {base} instead of the Dockerfile's {pinned} (BASE_IMAGE is set)"
+    assert announced in completed.stderr
+    engine_lines = [line for line in output.splitlines() if "building from" not in line]
+    assert any(base in line for line in engine_lines), "the engine read the swapped FROM"
+    assert not any(path.name.startswith("conveyor-build.") for path in scratch.iterdir())
