@@ -4,10 +4,18 @@
 # against a local S3 server, so all three use the same commands.
 #
 #   scripts/dvc-remote.sh pull|push
+#   scripts/dvc-remote.sh upload DIR   DIR: a local DVC remote a build job filled (`dvc push
+#                                      --remote handoff`), uploaded with the AWS CLI alone
+#
+# `upload` is how the release and retrain workflows write to the remote: the job holding the
+# write key runs no dvc (nor make, nor pytest), only `aws s3 sync`. A local DVC remote and an
+# S3 one share one layout (files/md5/ab/cdef...), so syncing the first into the second is the
+# `dvc push` it stands for (tests/pipeline/test_dvc_remote.py pulls it back with dvc).
 #
 #   DVC_REMOTE_URL           repository variable, e.g. s3://my-bucket/conveyor
 #   DVC_REMOTE_ENDPOINT_URL  repository variable, optional: an S3-compatible store (MinIO, R2)
-#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   repository secrets
+#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   set by the workflow step from the DVC_READ_*
+#                                              (pull) or DVC_WRITE_* (upload, push) secrets
 #
 # Without a URL or without credentials (a pull request from a fork gets no secrets) it does
 # nothing and succeeds: the pipeline then runs on the data in the repository. But when data
@@ -51,20 +59,36 @@ require_data() {
 
 action=${1:-}
 case "$action" in
-  pull | push) ;;
+  pull | push | upload) ;;
   *)
-    echo "dvc-remote: expected 'pull' or 'push' as the first argument, got '${action}'" >&2
+    echo "dvc-remote: expected 'pull', 'push' or 'upload' as the first argument, got '${action}'" >&2
     exit 2
     ;;
 esac
 if [ -z "${DVC_REMOTE_URL:-}" ]; then
   echo "dvc-remote: DVC_REMOTE_URL is not set; no remote to $action"
-  require_data "No DVC remote is configured: set the repository variable DVC_REMOTE_URL and the AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY secrets (README, \"Configure a DVC remote\")."
+  require_data "No DVC remote is configured: set the repository variable DVC_REMOTE_URL and the DVC_READ_ACCESS_KEY_ID and DVC_READ_SECRET_ACCESS_KEY secrets (README, \"Configure a DVC remote\")."
   exit 0
 fi
 if [ -z "${AWS_ACCESS_KEY_ID:-}" ] || [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
   echo "dvc-remote: AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY is not set; nothing to $action"
   require_data "It lives in the DVC remote, and this run has no credentials for it: pull requests from forks get no secrets. A maintainer can push the branch to this repository to run CI with the remote."
+  exit 0
+fi
+
+if [ "$action" = upload ]; then
+  objects=${2:-}
+  [ -d "$objects/files" ] || {
+    echo "dvc-remote: upload needs a local DVC remote folder (with files/), got '${objects}'" >&2
+    exit 2
+  }
+  [[ "$DVC_REMOTE_URL" == s3://* ]] || {
+    echo "dvc-remote: upload supports s3:// remotes (and S3-compatible stores), got $DVC_REMOTE_URL; push with dvc instead" >&2
+    exit 2
+  }
+  aws s3 sync "$objects/files" "${DVC_REMOTE_URL%/}/files" --only-show-errors \
+    ${DVC_REMOTE_ENDPOINT_URL:+--endpoint-url "$DVC_REMOTE_ENDPOINT_URL"}
+  echo "dvc-remote: uploaded $(find "$objects/files" -type f | wc -l) objects to $DVC_REMOTE_URL"
   exit 0
 fi
 

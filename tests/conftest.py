@@ -31,9 +31,15 @@ other file in the other lane beside it."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest file first, so the first lane starts it at once (with
-    `--no-loadscope-reorder`, xdist hands out files in this order)."""
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FILE))
+    """The longest files first, so the lanes start them at once and finish together (with
+    `--no-loadscope-reorder`, xdist hands out files in this order): the act run of CI, then
+    the tests that run the real pipeline (`make suites` runs in two workers too)."""
+    items.sort(
+        key=lambda item: (
+            not item.nodeid.startswith(LONGEST_FILE),
+            item.get_closest_marker("pipeline") is None,
+        )
+    )
 
 
 ROOT = Path(__file__).resolve().parents[1]

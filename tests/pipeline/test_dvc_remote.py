@@ -2,7 +2,9 @@
 
 moto's S3 server on 127.0.0.1 plays the bucket: dvc-s3 speaks to it over HTTP exactly as to
 AWS or MinIO, through the same `endpointurl` a user sets for an S3-compatible store. What a
-release pushes, a fresh clone in CI pulls, and `dvc repro` then has nothing left to do.
+release uploads (the build job's `dvc push` to a local hand-over remote, then the AWS CLI alone
+in the job holding the write key), a fresh clone in CI pulls, and `dvc repro` then has nothing
+left to do.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from moto.server import ThreadedMotoServer
 from conveyor.paths import ProjectPaths
 from tests.conftest import BIN, ROOT, copy_repository
 from tests.pipeline.dvc import dvc, share_project_cache, stages_run
+from tests.tools import install_tool
 
 pytestmark = pytest.mark.pipeline
 
@@ -49,15 +52,16 @@ def _s3(endpoint: str) -> Any:
 def _remote(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the script as a workflow step would: only the given variables describe the remote."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DVC_REMOTE"))}
+    aws = Path(install_tool(ROOT / "scripts" / "aws-tools.sh", "aws")).parent
     return subprocess.run(
         ["bash", str(SCRIPT), *args],
         cwd=project, capture_output=True, text=True, timeout=600, check=False,
-        env={**base, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        env={**base, "PATH": os.pathsep.join([str(BIN), os.environ["PATH"], str(aws)]),
              "AWS_DEFAULT_REGION": "us-east-1", "DVC_NO_ANALYTICS": "1", **env},
     )  # fmt: skip
 
 
-def test_what_a_release_pushes_a_fresh_clone_pulls(
+def test_what_a_release_uploads_a_fresh_clone_pulls(
     endpoint: str, tmp_path: Path, pipeline_outputs: ProjectPaths
 ) -> None:
     remote = {
@@ -67,8 +71,13 @@ def test_what_a_release_pushes_a_fresh_clone_pulls(
     }
     released = copy_repository(tmp_path / "released")
     share_project_cache(released)  # the release job's cache: what `make run` produced
-    pushed = _remote(released, "push", env=remote)
-    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    # The build job: new objects into a local hand-over remote (no credentials there).
+    handoff = tmp_path / "handoff"
+    dvc(released, "remote", "add", "--local", "handoff", str(handoff))
+    dvc(released, "push", "--remote", "handoff")
+    # The push-data job: the AWS CLI alone, with the write key.
+    uploaded = _remote(tmp_path, "upload", str(handoff), env=remote)
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
     assert _s3(endpoint).list_objects_v2(Bucket=BUCKET)["KeyCount"] > 0
 
     fresh = copy_repository(tmp_path / "fresh")  # its own, empty cache
@@ -101,7 +110,26 @@ def test_without_a_remote_or_credentials_nothing_is_configured(
 def test_an_unknown_action_is_refused(tmp_path: Path) -> None:
     completed = _remote(tmp_path, "sync", env=CREDENTIALS)
     assert completed.returncode == 2
-    assert "expected 'pull' or 'push'" in completed.stderr
+    assert "expected 'pull', 'push' or 'upload'" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "folder", "why"),
+    [
+        (f"s3://{BUCKET}/conveyor", "missing", "needs a local DVC remote folder"),
+        ("gs://bucket/conveyor", "handoff", "supports s3:// remotes"),
+    ],
+    ids=["no-objects", "not-s3"],
+)
+def test_an_upload_it_cannot_make_is_refused(
+    tmp_path: Path, url: str, folder: str, why: str
+) -> None:
+    (tmp_path / "handoff" / "files").mkdir(parents=True)
+    completed = _remote(
+        tmp_path, "upload", str(tmp_path / folder), env={"DVC_REMOTE_URL": url, **CREDENTIALS}
+    )
+    assert completed.returncode == 2
+    assert why in completed.stderr
 
 
 def _repository_with_data_in_the_remote(root: Path) -> Path:

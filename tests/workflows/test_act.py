@@ -8,15 +8,18 @@ tools that need GitHub or a registry (gh, npx/CML, docker), which record what th
 
 ci.yml's pipeline job on a pull request, run once unnarrowed, is tests/workflows/test_ci_run.py;
 here, the runs that change one thing each: the test step moved before the pipeline, a gate
-that fails on main, the release on a params change or on pushes that change nothing released,
-the rollback.
+that fails on main, the release on a params change (through staging) or on pushes that change
+nothing released, the release's vulnerability gate. Promotion and rollback: test_lanes.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
+import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -151,49 +154,164 @@ def _release(
                    env=env)  # fmt: skip
 
 
-def test_a_change_to_params_releases_everything(tmp_path: Path) -> None:
-    """A push that touches params.yaml releases: tags, push, attestations, GitHub release.
+IMAGE = "ghcr.io/conveyor-ml/conveyor"
 
-    The repository is private on a plan without attestations (the attest stand-in fails as
-    GitHub does): the release goes on and says so. The test step is narrowed here; the CI run
-    above runs the same `make suites` unnarrowed (tests/workflows/test_static.py).
-    """
-    edit = {".github/workflows/release.yml": _release_for_act()}
-    project = make_project(tmp_path / "project", edit)
+
+def _seed_lanes(remote: Path, sha: str) -> str:
+    """The registry and GitHub as a rollback left them: production (and latest) on an earlier
+    release's image; the staging deployment GitHub creates when this run's move job starts.
+    Returns the earlier image's digest."""
+    earlier = json.dumps({"schemaVersion": 2, "annotations": {"release": "earlier"}})
+    tags = {
+        f"{IMAGE}:{tag}": earlier for tag in ("sha-" + "e" * 40, "production", "latest", "staging")
+    }
+    (remote / "registry.json").write_text(json.dumps(tags))
+    (remote / "deployments.json").write_text(
+        json.dumps([{"id": 77, "environment": "staging", "sha": sha}])
+    )
+    return "sha256:" + hashlib.sha256(earlier.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Merged:
+    """One act run of release.yml on a merge, and the registry and GitHub it left."""
+
+    run: ActRun
+    remote: Path
+    before: str
+    sha: str
+    earlier: str  # the digest production and latest held before (a rollback's)
+
+    def registry(self) -> dict[str, str]:
+        tags = json.loads((self.remote / "registry.json").read_text())
+        return {t: "sha256:" + hashlib.sha256(m.encode()).hexdigest() for t, m in tags.items()}
+
+    @property
+    def digest(self) -> str:
+        return self.registry()[f"{IMAGE}:sha-{self.sha}"]
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory) -> Merged:
+    """A push that touches params.yaml, on a registry a rollback left with production on an
+    earlier image. The repository is private on a plan without attestations (the attest
+    stand-in fails as GitHub does): the release goes on and says so, and staging's verification
+    falls back to the digest the release recorded. The test step is narrowed here; the CI run
+    runs the same `make suites` unnarrowed (tests/workflows/test_static.py)."""
+    base = tmp_path_factory.mktemp("merge")
+    project = make_project(base / "project", {".github/workflows/release.yml": _release_for_act()})
     before = head_sha(project)
     sha = _commit(project, "params.yaml", "# reviewed in pull request #7\n")
-    run = _release(project, tmp_path / "scratch", before, sha, private=True,
-                   env={**SELECTION, "STANDIN_ATTEST_FAIL": "1"})  # fmt: skip
+    remote = base / "remote"
+    remote.mkdir()
+    earlier = _seed_lanes(remote, sha)
+    env = {**SELECTION, "STANDIN_ATTEST_FAIL": "1", "STANDIN_REMOTE": str(remote)}
+    run = _release(project, base / "scratch", before, sha, private=True, env=env)
+    return Merged(run, remote, before, sha, earlier)
+
+
+def test_the_build_job_gates_tests_and_builds_one_archive_it_smoke_tests_and_scans(
+    merged: Merged,
+) -> None:
+    run, sha = merged.run, merged.sha
     assert run.code == 0, run.output[-5000:]
     assert "release=true" in run.output and "params.yaml" in run.output
     assert "Running stage 'prepare'" in run.output  # a rebuild: nothing reused
     assert step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
     assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
     assert pytest_outcomes(run.output).get("passed", 0) > 0, "the test step ran no test"
-    assert not run.called("cache"), "a publishing job restores no cache"
-    image = "ghcr.io/conveyor-ml/conveyor"
-    builds = run.called("build-push")
-    assert [b["args"][0] for b in builds] == ["push=false", "push=true"]
-    pushed = builds[1]["args"]
-    assert f"{image}:sha-{sha}" in pushed and f"{image}:latest" in pushed
-    assert "sbom=true" in pushed and "provenance=mode=max" in pushed
+    assert not run.called("cache"), "a release restores no cache"
+    (build,) = run.called("build-push")  # built once, as an archive, never pushed by the build
+    assert "push=false" in build["args"] and "sbom=true" in build["args"]
+    assert "provenance=mode=max" in build["args"] and f"{IMAGE}:sha-{sha}" in build["args"]
+    assert any(a.startswith("outputs=type=oci,dest=") for a in build["args"])
+    loaded = run.called("skopeo", "copy")[0]
+    assert loaded["args"][-1] == "docker-daemon:conveyor-serve:smoke"
     assert "smoke test passed" in run.output
+    (scan,) = run.called("trivy")
+    archive = loaded["args"][-2].removeprefix("oci-archive:")
+    assert scan["args"] == ["ref=", f"input={archive}", "severity=CRITICAL",
+                            "ignore-unfixed=true", "exit-code=1", "cache=false"]  # fmt: skip
+
+
+def test_publish_pushes_the_tested_archive_at_its_digest_and_releases(merged: Merged) -> None:
+    run, sha, digest = merged.run, merged.sha, merged.digest
+    pushed = run.called("skopeo", "copy")[1]
+    # (each job has its own runner temp: the archive the build uploaded, downloaded again)
+    assert pushed["args"][-2].endswith("/image/image.tar")
+    assert pushed["args"][-1] == f"docker://{IMAGE}:sha-{sha}"
+    assert "--preserve-digests" in pushed["args"] and "--all" in pushed["args"]
+    assert f"pushed {IMAGE}:sha-{sha} at the tested digest {digest}" in run.output
     assert run.called("login")[0]["args"] == ["ghcr.io"]
     attested = [c["args"] for c in run.called("attest")]
-    assert attested[0][0] == image and attested[0][1].startswith("sha256:")
-    assert attested[1][2] == "models/model.onnx"
+    assert attested[0][:2] == [IMAGE, digest] and attested[1][2].endswith("/model.onnx")
     assert "::notice title=No attestations::" in run.output
-    assert run.called("trivy")[0]["args"][0] == f"{image}@{attested[0][1]}"
     (release,) = run.called("gh", "release", "create")
-    for asset in ("models/model.onnx", "models/signature.json", "models/MODEL_CARD.md",
-                  "metrics/metrics.json", "release-assets/training-records.txt.gz"):  # fmt: skip
+    tag = release["args"][2]
+    for asset in ("model.onnx", "signature.json", "MODEL_CARD.md", "metrics.json",
+                  "training-records.txt.gz", "image.json", "kubernetes.tar.gz"):  # fmt: skip
         assert asset in release["args"]
+    assets = merged.remote / "releases" / tag
+    recorded = json.loads((assets / "image.json").read_text())
+    assert recorded == {"image": IMAGE, "digest": digest, "commit": sha, "tag": tag}
+    with tarfile.open(assets / "kubernetes.tar.gz") as tar:
+        for lane in ("staging", "production"):
+            overlay = tar.extractfile(f"deploy/kubernetes/overlays/{lane}/kustomization.yaml")
+            assert f"digest: {digest}" in overlay.read().decode()  # type: ignore[union-attr]
     # No earlier release: the model it replaces is the previous commit's, from the DVC cache.
-    notes = release["body"]
-    assert "## Compared with the model it replaces" in notes
+    notes, before = release["body"], merged.before
+    assert "## Compared with the model it replaces" in notes and digest in notes
     assert f"Champion: **{before} ({before[:7]})**" in notes
     assert "| ✅ pass | block | roc_auc vs champion +0.0000" in notes
-    assert release["args"][2].startswith("model-") and release["args"][2].endswith(sha[:7])
+    assert tag.startswith("model-") and tag.endswith(sha[:7])
+
+
+def test_staging_moves_to_the_release_and_production_stays_rolled_back(merged: Merged) -> None:
+    run, sha, digest = merged.run, merged.sha, merged.digest
+    (release,) = run.called("gh", "release", "create")
+    assert f"digest recorded by release {release['args'][2]}" in run.output
+    registry = merged.registry()
+    assert registry[f"{IMAGE}:staging"] == digest
+    assert registry[f"{IMAGE}:production"] == registry[f"{IMAGE}:latest"] == merged.earlier
+    statuses = [c for c in run.called("gh", "api") if "statuses" in " ".join(c["args"])]
+    (status,) = statuses
+    assert "repos/conveyor-ml/conveyor/deployments/77/statuses" in status["args"]
+    description = f"release {sha[:12]} {digest}: merge of {sha}"[:140]
+    assert f"description={description}" in status["args"]
+    # No DVC remote configured: push-data did not run.
+    assert not step_ok(run, "Upload them to the DVC remote")
+
+
+def test_a_fixable_critical_vulnerability_stops_the_release_before_anything_moves(
+    tmp_path: Path,
+) -> None:
+    """The scan's settings, tripped: the build job fails at the scan and nothing is published.
+
+    This run proves the gate alone, so the build job keeps the steps up to the scan that make
+    and check the archive (the pipeline, tests and smoke test run in the test above)."""
+    text = _release_for_act()
+    for step in ("Set up (no caches in a release)", "Pull data from the DVC remote",
+                 "Run the pipeline from scratch",
+                 "Check the rebuilt model is the one the pull request reviewed (dvc.lock, metrics)",
+                 "Enforce the quality gates", "Fetch the model this release replaces",
+                 "Enforce the margins against it, and write the comparison for the release notes",
+                 "Unit, pipeline, data, slice, fairness, parity and serving tests",
+                 "Smoke-test the image from the archive"):  # fmt: skip
+        text = text.replace(_step_block(text, step), "")
+    project = make_project(tmp_path / "project", {".github/workflows/release.yml": text})
+    before = head_sha(project)
+    sha = _commit(project, "params.yaml", "# a change\n")
+    run = _release(project, tmp_path / "scratch", before, sha,
+                   env={"STANDIN_TRIVY_CRITICAL": "1",
+                        "STANDIN_REMOTE": str(tmp_path)})  # fmt: skip
+    assert run.code != 0
+    assert (
+        "❌  Failure - Main Scan the image (a fixable CRITICAL vulnerability stops the release)"
+        in run.output
+    )
+    assert run.called("build-push") and run.called("trivy")
+    assert not run.called("skopeo") and not run.called("gh", "release", "create")
+    assert not run.called("docker", "buildx", "imagetools", "create") and not run.called("attest")
 
 
 @pytest.mark.parametrize("push", ["docs-only", "init", "first-commit"])
@@ -221,20 +339,3 @@ def test_a_push_that_changes_nothing_released_publishes_nothing(tmp_path: Path, 
     assert "release=false" in run.output and why in run.output
     assert not step_ok(run, "Run the pipeline from scratch")
     assert not run.called("build-push") and not run.called("gh", "release", "create")
-
-
-def test_rollback_repoints_latest_without_building(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "project")
-    tag = "sha-" + "a" * 40
-    payload = {"inputs": {"tag": tag}, "repository": {"full_name": "conveyor-ml/conveyor"}}
-    run = run_act(project, tmp_path / "scratch", event="workflow_dispatch",
-                  workflow="rollback.yml", payload=payload)  # fmt: skip
-    assert run.code == 0, run.output[-4000:]
-    (create,) = run.called("docker", "buildx", "imagetools", "create")
-    image = "ghcr.io/conveyor-ml/conveyor"
-    assert create["args"][3:] == ["--tag", f"{image}:latest", f"{image}:{tag}"]
-    assert not run.called("build-push")
-    bad = run_act(project, tmp_path / "bad", event="workflow_dispatch", workflow="rollback.yml",
-                  payload={"inputs": {"tag": "latest; rm -rf /"}})  # fmt: skip
-    assert bad.code != 0
-    assert not bad.called("docker", "buildx")
