@@ -30,10 +30,13 @@ file at a time (pytest-xdist `--dist loadfile`): this file first, alone in one l
 other file in the other lane beside it."""
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first, so the lanes start them at once and finish together (with
-    `--no-loadscope-reorder`, xdist hands out files in this order): the act run of CI, then
-    the tests that run the real pipeline (`make suites` runs in two workers too)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the longest files first, so the lanes start them at once and finish
+    together (with `--no-loadscope-reorder`, xdist hands out files in this order): the act run
+    of CI, then the tests that run the real pipeline (`make suites` runs in two workers too).
+    In one process the order stays as written, so `-x` stops at the first failure early."""
+    if not getattr(config.option, "numprocesses", None):
+        return
     items.sort(
         key=lambda item: (
             not item.nodeid.startswith(LONGEST_FILE),

@@ -61,7 +61,8 @@ def test_tests_before_the_pipeline_fail_on_a_clean_checkout(tmp_path: Path) -> N
     """The ordering CI had before (the test suites, then `dvc repro`) fails in the same set-up.
 
     A clean checkout has no models/: the suites that judge the model cannot run before the
-    pipeline has made it. `-x` stops at the first such test, so the proof stays short.
+    pipeline has made it. `-x` stops at the first such test, so the proof stays short (with
+    the suites in one process: under xdist, `-x` lets each worker finish its files first).
     """
     text = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     suites = _step_block(text, "Unit, pipeline, data, slice, fairness, parity and serving tests")
@@ -71,7 +72,9 @@ def test_tests_before_the_pipeline_fail_on_a_clean_checkout(tmp_path: Path) -> N
     project = make_project(tmp_path / "project", {".github/workflows/ci.yml": reordered})
     run = run_act(
         project, tmp_path / "scratch", event="pull_request", workflow="ci.yml",
-        payload=pull_request_event(head_sha(project)), job="pipeline", env={"PYTEST_ADDOPTS": "-x"},
+        payload=pull_request_event(head_sha(project)), job="pipeline",
+        # -x in one process: xdist's workers would first finish the files they were handed
+        env={"PYTEST_ADDOPTS": "-x", "SUITES_WORKERS": "0"},
     )  # fmt: skip
     assert run.code != 0
     assert "❌  Failure - Main Unit, pipeline, data, slice, fairness" in run.output
