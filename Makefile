@@ -87,11 +87,12 @@ champion: setup ## fetch the champion (the model in production) into .champion/ 
 compare: setup ## judge this checkout's model against the champion (gates.champion); fail if a blocking margin failed
 	conveyor compare
 
-# Two workers, one test file at a time each (pytest-xdist): GitHub's runners have 2 or 4 cores,
-# and the files that run the real pipeline (collected first, tests/conftest.py) take most of
-# the time. SUITES_WORKERS=0 runs them in one process.
+# One process by default. SUITES_WORKERS=2 runs them in two pytest-xdist workers, one test file
+# at a time each, the files that run the real pipeline first (tests/conftest.py): about 40%
+# quicker alone on 2 cores, but slower beside other heavy work, as in `make test`, where the
+# training's OpenMP threads then fight for the cores.
 SUITES := not workflows and not container
-SUITES_WORKERS ?= 2
+SUITES_WORKERS ?= 0
 suites: setup ## the test suites CI's pipeline job runs (all but the workflow and container tests)
 	pytest -m "$(SUITES)" -n $(SUITES_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 

@@ -74,6 +74,8 @@ MODEL = ProjectPaths(ROOT).onnx_model
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))  # shorter for a quick look
 BODIES = {"1 record": 1, "100 records": 100}
 CONNECTIONS = (1, 16)
+ORDER_KEYS = ("ours", "before", "bare", "bare-asgi", "fastapi", "naive", "mlserver", "bentoml")
+"""Every server the benchmark knows, in the report's order (`--servers` picks some)."""
 BASELINE = "d11bd1c"  # the last commit before the decoder rewrite (issue 14)
 AGREEMENT = 1e-4  # onnxruntime's float32 against scikit-learn's float64, as the parity test
 
@@ -472,7 +474,9 @@ def server_environment() -> dict[str, str]:
     }
 
 
-def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
+def measure(
+    image: str | None, baseline: str, rounds: int, only: Sequence[str] = ORDER_KEYS
+) -> dict[str, Any]:
     batches = {name: records(count) for name, count in BODIES.items()}
     expected = {name: expected_probabilities(batch) for name, batch in batches.items()}
     env = server_environment()
@@ -490,6 +494,7 @@ def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
         "mlserver": mlserver.peer,
         "bentoml": bentoml.peer,
     }
+    factories = {key: factory for key, factory in factories.items() if key in only}
     with tempfile.TemporaryDirectory() as scratch_name, ExitStack() as stack:
         scratch = Path(scratch_name)
         stack.callback(conveyor.remove_baseline, scratch / "before", ROOT)
@@ -544,7 +549,7 @@ def measure(image: str | None, baseline: str, rounds: int) -> dict[str, Any]:
     return results
 
 
-ORDER = ("ours", "before", "bare", "bare-asgi", "fastapi", "naive", "mlserver", "bentoml")
+ORDER = ORDER_KEYS
 SERVER_NOTES = (
     "- **conveyor-serve**: this checkout; strict validation of every record, Prometheus "
     "metrics, JSON errors (`src/conveyor/serve`).",
@@ -596,8 +601,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "Reproduce: `make bench-serve` (builds the image, installs wrk and taskset on "
         "Debian/Ubuntu, about 15 minutes), or `python bench/serve.py [--rounds N] "
-        "[--baseline REVISION] [--image IMAGE] [--write FILE]` after `make run`; "
-        "`BENCH_WRK_SECONDS=1` for a quick look. MLServer and BentoML are installed from PyPI "
+        "[--baseline REVISION] [--image IMAGE] [--servers ours,bare,...] [--write FILE]` after "
+        "`make run`; `BENCH_WRK_SECONDS=1` and `--servers ours,bare` for a quick look. "
+        "MLServer and BentoML are installed from PyPI "
         "into throwaway environments under a temporary directory, never into the project's "
         "lock.",
         "",
@@ -757,10 +763,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rounds", type=int, default=3, help="load rounds over every server (default: %(default)s)"
     )
     parser.add_argument("--write", type=Path, help="write the markdown report here")
+    parser.add_argument(
+        "--servers",
+        default=",".join(ORDER_KEYS),
+        help="a comma-separated subset to measure, for a quick look (default: all: %(default)s)",
+    )
     arguments = parser.parse_args(argv)
+    only = [key.strip() for key in arguments.servers.split(",") if key.strip()]
+    unknown = sorted(set(only) - set(ORDER_KEYS))
+    if unknown:
+        parser.error(f"--servers: unknown {', '.join(unknown)}; known: {', '.join(ORDER_KEYS)}")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: `make bench-serve` installs it (apt-get install wrk)")
-    text = report(measure(arguments.image, arguments.baseline, arguments.rounds))
+    text = report(measure(arguments.image, arguments.baseline, arguments.rounds, only))
     if arguments.write:
         arguments.write.write_text(text, encoding="utf-8")
     print(text)

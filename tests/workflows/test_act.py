@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.paths import ProjectPaths
+from conveyor.stages import STAGES
 from tests.conftest import ROOT
 from tests.pipeline.dvc import dvc, share_project_cache
 from tests.workflows.act import (
@@ -219,7 +220,10 @@ def test_the_build_job_gates_tests_and_builds_one_archive_it_smoke_tests_and_sca
     run, sha = merged.run, merged.sha
     assert run.code == 0, run.output[-5000:]
     assert "release=true" in run.output and "params.yaml" in run.output
-    assert "Running stage 'prepare'" in run.output  # a rebuild: nothing reused
+    # A rebuild, nothing reused, at a new commit with CI's commit in the environment: every
+    # stage's bytes and the lock must still be the committed ones (check-outputs below).
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in run.output, stage
     assert step_ok(run, "Check the rebuilt model is the one the pull request reviewed")
     assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
     assert pytest_outcomes(run.output).get("passed", 0) > 0, "the test step ran no test"

@@ -3,7 +3,10 @@
 On a copy holding only git-tracked files (no `models/`), so an ordering or missing-output bug
 fails the suite: its test step runs every suite but the workflow tests themselves (no
 recursion) and the container tests (no engine under act). The title and branch carry shell
-metacharacters, so the same run proves nothing from the event reaches a shell.
+metacharacters, so the same run proves nothing from the event reaches a shell. The DVC cache
+is warm, as a pull request's runs find the one an earlier run saved for the same dvc.lock:
+`make run` checks the outputs out of it. The cold path, every stage from scratch and checked
+against the committed lock at a new commit, is release.yml's run (tests/workflows/test_act.py).
 
 A module of its own: this run takes most of `make test`'s time, and `make test` runs the
 workflow and container tests in two lanes by file (pytest-xdist `--dist loadfile`), this file
@@ -48,6 +51,7 @@ def pr_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, ActRun]
     run = run_act(
         project, base / "scratch", event="pull_request", workflow="ci.yml",
         payload=pull_request_event(sha), job="pipeline", timeout=2400,
+        env={"STANDIN_RESTORE_DVC_CACHE": str(ROOT / ".dvc" / "cache")},
     )  # fmt: skip
     return project, sha, run
 
@@ -91,9 +95,11 @@ def test_ci_on_a_pull_request_runs_every_step_unnarrowed(
     # The container tests need an engine that act's docker stand-in is not.
     assert not step_ok(run, "Container tests")
     assert "the committed outputs are what the pipeline produced (dvc.lock" in run.output
-    # A clean checkout has no outputs: the pipeline really ran, every stage of it.
+    # A clean checkout has no outputs: `make run` checked every stage's out of the cache.
+    assert "cache stand-in: restored .dvc/cache" in run.output
     for stage in STAGES:
-        assert f"Running stage '{stage}'" in run.output, stage
+        restored = f"Stage '{stage}' is cached - skipping run, checking out outputs"
+        assert restored in run.output, stage
     assert "verdict: PASS" in run.output
     # The test step ran every test `make suites` selects, none deselected by the test harness.
     outcomes = pytest_outcomes(run.output)
