@@ -3,6 +3,7 @@
 # to its publish job, so the image that is pushed is byte for byte the image that was tested.
 #
 #   scripts/image-archive.sh digest ARCHIVE        print the archive's digest (sha256:...)
+#   scripts/image-archive.sh check ARCHIVE DIGEST  fail unless the archive holds DIGEST
 #   scripts/image-archive.sh load ARCHIVE NAME     load it into the local engine as NAME
 #   scripts/image-archive.sh push ARCHIVE REF      push it to REF keeping its digest, then
 #                                                  check the registry reports that digest
@@ -30,6 +31,13 @@ case "$action" in
   digest)
     digest "${2:?usage: scripts/image-archive.sh digest ARCHIVE}"
     ;;
+  check)
+    archive=${2:?usage: scripts/image-archive.sh check ARCHIVE DIGEST}
+    expected=${3:?usage: scripts/image-archive.sh check ARCHIVE DIGEST}
+    held=$(digest "$archive")
+    [ "$held" = "$expected" ] || die "the archive holds $held, not the tested image $expected"
+    echo "$held"
+    ;;
   load)
     archive=${2:?usage: scripts/image-archive.sh load ARCHIVE NAME}
     name=${3:?usage: scripts/image-archive.sh load ARCHIVE NAME}
@@ -47,6 +55,6 @@ case "$action" in
     echo "pushed $ref at the tested digest $tested"
     ;;
   *)
-    die "expected digest, load or push as the first argument, got '${action}'"
+    die "expected digest, check, load or push as the first argument, got '${action}'"
     ;;
 esac

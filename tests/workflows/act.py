@@ -154,6 +154,17 @@ def run_act(
     return ActRun(completed.returncode, completed.stdout + completed.stderr, calls, artifacts)
 
 
+def manifest_digest(manifest: str) -> str:
+    """A manifest's digest, as a registry reports it: the SHA-256 of its bytes."""
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def registry_digests(remote: Path) -> dict[str, str]:
+    """What the registry stand-in (standins/registry.py) serves: reference -> digest."""
+    tags = json.loads((remote / "registry.json").read_text())
+    return {reference: manifest_digest(manifest) for reference, manifest in tags.items()}
+
+
 INJECTION_MARKER = "/tmp/conveyor-act-injected"
 """The file a pull request's title or branch would create if any reached a shell."""
 INJECTION_TITLE = (

@@ -14,7 +14,6 @@ nothing released, the release's vulnerability gate. Promotion and rollback: test
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -33,9 +32,11 @@ from tests.workflows.act import (
     ActRun,
     head_sha,
     make_project,
+    manifest_digest,
     pinned_actions,
     pull_request_event,
     pytest_outcomes,
+    registry_digests,
     run_act,
     step_ok,
 )
@@ -173,7 +174,7 @@ def _seed_lanes(remote: Path, sha: str) -> str:
     (remote / "deployments.json").write_text(
         json.dumps([{"id": 77, "environment": "staging", "sha": sha}])
     )
-    return "sha256:" + hashlib.sha256(earlier.encode()).hexdigest()
+    return manifest_digest(earlier)
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,7 @@ class Merged:
     earlier: str  # the digest production and latest held before (a rollback's)
 
     def registry(self) -> dict[str, str]:
-        tags = json.loads((self.remote / "registry.json").read_text())
-        return {t: "sha256:" + hashlib.sha256(m.encode()).hexdigest() for t, m in tags.items()}
+        return registry_digests(self.remote)
 
     @property
     def digest(self) -> str:

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.act import REPOSITORY, ActRun, head_sha, make_project, run_act
+from tests.workflows.act import (
+    REPOSITORY,
+    ActRun,
+    head_sha,
+    make_project,
+    manifest_digest,
+    registry_digests,
+    run_act,
+)
 
 pytestmark = pytest.mark.workflows
 
@@ -30,10 +38,6 @@ MAIN = "refs/heads/main"
 
 def _manifest(name: str) -> str:
     return json.dumps({"schemaVersion": 2, "annotations": {"release": name}})
-
-
-def _digest(manifest: str) -> str:
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,11 @@ class Released:
         return f"sha-{self.commits[name]}"
 
     def digest(self, name: str) -> str:
-        return _digest(_manifest(name))
+        return manifest_digest(_manifest(name))
 
     def registry(self) -> dict[str, str]:
-        tags = json.loads((self.remote / "registry.json").read_text())
-        return {tag.removeprefix(f"{IMAGE}:"): _digest(m) for tag, m in tags.items()}
+        digests = registry_digests(self.remote)
+        return {tag.removeprefix(f"{IMAGE}:"): digest for tag, digest in digests.items()}
 
 
 def _released(
@@ -74,9 +78,9 @@ def _released(
         attestations
         if attestations is not None
         else {
-            _digest(_manifest("current")): [signed],
-            _digest(_manifest("earlier")): [signed],
-            _digest(_manifest("foreign")): [
+            manifest_digest(_manifest("current")): [signed],
+            manifest_digest(_manifest("earlier")): [signed],
+            manifest_digest(_manifest("foreign")): [
                 {**signed, "workflow": f"{REPOSITORY}/.github/workflows/ci.yml"}
             ],
         }
@@ -141,7 +145,7 @@ def test_a_rollback_to_an_image_not_released_from_main_is_refused(
         if made_by == "another-workflow"
         else {**signed, "ref": "refs/heads/feature"}
     )
-    released = _released(tmp_path, {_digest(_manifest("foreign")): [forged]})
+    released = _released(tmp_path, {manifest_digest(_manifest("foreign")): [forged]})
     before = released.registry()
     run = _dispatch(released, tmp_path / "scratch", "rollback.yml", released.tag("foreign"),
                     "bad release")  # fmt: skip
