@@ -66,9 +66,11 @@ rebuild: setup ## run every stage again, reusing nothing (what a release does)
 # included, unnarrowed: so every suite runs once, exactly as GitHub runs it. (`make suites`
 # runs them directly, which is quicker while you work.) The workflow and container tests run
 # in two lanes (pytest-xdist, one file at a time): that act run (tests/workflows/test_ci_run.py)
-# in one, the other workflow runs and the image tests beside it in the other.
+# in one, the other workflow runs and the image tests beside it in the other; every process,
+# the workflows' steps included (tests/workflows/act.py passes it on), trains with one OpenMP
+# thread, as in `make suites`.
 test: run check-outputs gate champion compare lint check-static ## set up, run the pipeline, every check, then the whole test suite
-	pytest -m "workflows or container" -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} pytest -m "workflows or container" -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 check-outputs: setup ## fail if the committed dvc.lock and metrics/ are not what the pipeline produced
 	conveyor check-outputs
@@ -87,14 +89,14 @@ champion: setup ## fetch the champion (the model in production) into .champion/ 
 compare: setup ## judge this checkout's model against the champion (gates.champion); fail if a blocking margin failed
 	conveyor compare
 
-# One process by default. SUITES_WORKERS=2 runs them in two pytest-xdist workers, one test file
-# at a time each, the files that run the real pipeline first (tests/conftest.py): about 40%
-# quicker alone on 2 cores, but slower beside other heavy work, as in `make test`, where the
-# training's OpenMP threads then fight for the cores.
+# One pytest-xdist worker per core (SUITES_WORKERS=0: one process), one test file at a time
+# each, the files that run the real pipeline first (tests/conftest.py). Every process trains
+# with one OpenMP thread, so the workers never fight over the cores (OpenMP threads spin while
+# they wait); the saved model does not depend on the thread count (tests/unit/test_modelio.py).
 SUITES := not workflows and not container
-SUITES_WORKERS ?= 0
+SUITES_WORKERS ?= auto
 suites: setup ## the test suites CI's pipeline job runs (all but the workflow and container tests)
-	pytest -m "$(SUITES)" -n $(SUITES_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} pytest -m "$(SUITES)" -n $(SUITES_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 unit: setup ## the unit tests alone (no pipeline run needed), with line coverage of src/conveyor
 	pytest tests/unit --cov=conveyor --cov-report=term-missing:skip-covered $(PYTEST_ARGS)

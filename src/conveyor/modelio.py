@@ -11,6 +11,7 @@ another package, is refused before anything is loaded.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -37,7 +38,25 @@ accepts besides them."""
 
 def dump_model(pipeline: Pipeline) -> bytes:
     """skops bytes, made canonical so that the same model always gives the same file."""
-    return canonical_skops(bytes(sio.dumps(pipeline)))
+    return canonical_skops(bytes(sio.dumps(without_thread_count(pipeline))))
+
+
+def without_thread_count(pipeline: Pipeline) -> Pipeline:
+    """A copy whose histogram binner no longer records how many OpenMP threads the fit used.
+
+    Histogram gradient boosting keeps that count in `_bin_mapper.n_threads`; it is the only
+    trace the machine leaves in the fitted model (the fit itself gives the same trees with one
+    thread or many). Left in, the same data and parameters would give a different file, and a
+    different DVC hash, on a runner with a different core count or `OMP_NUM_THREADS`. `None` is
+    the binner's default: use the threads of the machine that loads it.
+    """
+    if not any(hasattr(step, "_bin_mapper") for _, step in pipeline.steps):
+        return pipeline
+    copied = copy.deepcopy(pipeline)
+    for _, step in copied.steps:
+        if hasattr(step, "_bin_mapper"):
+            step._bin_mapper.n_threads = None
+    return copied
 
 
 def canonical_skops(archive: bytes) -> bytes:

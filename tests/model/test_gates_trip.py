@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from conveyor import cli
 from conveyor.config import DataSettings, Settings, load_settings, parse_settings, read_params

@@ -12,8 +12,10 @@ import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_limits
 
 from conveyor.config import EstimatorName, parse_settings
+from conveyor.contract import CLASSIFIER_STEP
 from conveyor.errors import ModelError, StaleOutputError
 from conveyor.features import model_inputs, target_vector
 from conveyor.modelio import TRUSTED_TYPES, dump_model, load_model
@@ -91,3 +93,27 @@ def test_canonical_files_keep_shared_references(tmp_path: Path) -> None:
     loaded = load_model(path).named_steps["classifier"]
     assert loaded.first_copy_ is loaded.second_copy_
     assert loaded.first_copy_.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_the_file_does_not_depend_on_the_thread_count() -> None:
+    """The same boosted model fitted with one OpenMP thread and with two gives one file, so a
+    runner's core count (or `OMP_NUM_THREADS`) never changes a DVC hash; the fitted pipeline
+    itself keeps its thread count (the copy is what is saved)."""
+    settings = parse_settings(
+        churn_params(estimator="hist_gradient_boosting", hyperparameters={"max_iter": 5})
+    )
+    frame = churn_frame(300)
+    fitted = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            pipeline = build_pipeline(settings.data, settings.model).fit(
+                model_inputs(frame, settings.data), target_vector(frame, settings.data)
+            )
+        fitted.append(pipeline)
+
+    def recorded() -> list[int]:
+        return [pipeline.named_steps[CLASSIFIER_STEP]._bin_mapper.n_threads for pipeline in fitted]
+
+    assert recorded() == [1, 2]
+    assert dump_model(fitted[0]) == dump_model(fitted[1])
+    assert recorded() == [1, 2]

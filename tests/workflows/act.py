@@ -134,7 +134,14 @@ def run_act(
         "--env", f"UV_CACHE_DIR={uv_cache()}",
         "--env", f"PIP_CACHE_DIR={Path.home() / '.cache' / 'pip'}",
     ]  # fmt: skip
-    for name, value in (env or {}).items():
+    # The runner's thread budget, as a runner's own environment would set it (`make test`: one
+    # OpenMP thread per process, since two lanes share the cores).
+    threads = (
+        {"OMP_NUM_THREADS": os.environ["OMP_NUM_THREADS"]}
+        if "OMP_NUM_THREADS" in os.environ
+        else {}
+    )
+    for name, value in {**threads, **(env or {})}.items():
         command += ["--env", f"{name}={value}"]
     for action, sha in sorted(pinned_actions()):
         command += [
