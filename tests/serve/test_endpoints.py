@@ -1,4 +1,5 @@
-"""Predictions over HTTP equal the pipeline's, on every row of the test set.
+"""Predictions over HTTP equal the pipeline's, on every row of the test set, whether the rows
+are sent as records or as columns.
 
 This needs the pipeline's own model, so it runs against the real server; what the endpoints
 answer for any model (health, readiness, metadata, OpenAPI, metrics, batches) is a unit test
@@ -23,6 +24,12 @@ from tests.serve.client import client_records
 from tests.serve.conftest import RunningServer
 
 
+def _test_inputs(pipeline_outputs: ProjectPaths) -> pd.DataFrame:
+    """The test set's model inputs, as the pipeline evaluated the model on them."""
+    settings = load_settings(ROOT / "params.yaml")
+    return model_inputs(pd.read_parquet(pipeline_outputs.test_data), settings.data)
+
+
 @pytest.mark.parity
 def test_http_predictions_equal_the_pipeline_on_the_whole_test_set(
     server: RunningServer, pipeline_outputs: ProjectPaths, signature: dict[str, Any]
@@ -35,7 +42,7 @@ def test_http_predictions_equal_the_pipeline_on_the_whole_test_set(
     positive class, never with the YAML value, which may be a number.
     """
     settings = load_settings(ROOT / "params.yaml")
-    inputs = model_inputs(pd.read_parquet(pipeline_outputs.test_data), settings.data)
+    inputs = _test_inputs(pipeline_outputs)
     expected = load_model(pipeline_outputs.model).predict_proba(inputs)[:, 1]
     records = client_records(inputs)
     received: list[dict[str, Any]] = []
@@ -55,3 +62,25 @@ def test_http_predictions_equal_the_pipeline_on_the_whole_test_set(
     sklearn_positive = predict_labels(expected, settings.model.threshold).astype(bool)
     differ = http_positive != sklearn_positive
     assert not (differ & (np.abs(expected - settings.model.threshold) > tolerance)).any()
+
+
+def test_columns_and_records_get_the_same_predictions(
+    server: RunningServer, pipeline_outputs: ProjectPaths, signature: dict[str, Any]
+) -> None:
+    """The columnar body is a second spelling of the same rows: every test row sent both
+    ways, in batches of the server's limit, gets the same answer to the last bit. Column
+    names are the signature's, in reverse order, as a client's dictionary need not keep it;
+    each input is missing in one row at least."""
+    max_batch = server.get("/metadata").json()["server"]["max_batch"]
+    names = [field["name"] for field in signature["inputs"]]
+    records = client_records(_test_inputs(pipeline_outputs))
+    for position, name in enumerate(names):
+        records[position][name] = None
+    for start in range(0, len(records), max_batch):
+        chunk = records[start : start + max_batch]
+        columns = {name: [record[name] for record in chunk] for name in reversed(names)}
+        by_records = server.post_json("/predict", chunk)
+        by_columns = server.post_json("/predict", {"columns": columns})
+        assert by_records.status == by_columns.status == 200, by_columns.body[:300]
+        assert len(by_columns.json()["predictions"]) == len(chunk)
+        assert by_columns.json() == by_records.json()

@@ -168,6 +168,11 @@ def _records(*records: Any) -> bytes:
     return json.dumps(list(records)).encode()
 
 
+def _columns(**columns: Any) -> bytes:
+    """A columnar body holding `columns` (an input's values, or anything in their place)."""
+    return json.dumps({"columns": columns}).encode()
+
+
 def _plan(text: bytes) -> bytes:
     """A record whose category is `text`, as raw bytes between the quotes."""
     return b'{"tenure": 1, "plan": "' + text + b'"}'
@@ -223,5 +228,33 @@ REFUSED: list[Refused] = [
     Refused("deeply_nested_value",
             b'{"tenure": ' + b"[" * 1_500 + b"]" * 1_500 + b', "plan": null}', 400,
             "nested too deeply"),
+    # The columnar form ({"columns": {input: [values...]}}): its shape, then each value, named
+    # by column and row.
+    Refused("columns_unequal", _columns(tenure=[1, 2], plan=["basic"]), 422,
+            "column plan has 1 value(s) but column tenure has 2"),
+    Refused("columns_empty", _columns(tenure=[], plan=[]), 422,
+            "the columns are empty: send at least one row"),
+    Refused("columns_over_the_batch_limit",
+            _columns(tenure=[1] * (MAX_BATCH + 1), plan=["basic"] * (MAX_BATCH + 1)), 413,
+            f"batch of {MAX_BATCH + 1} rows exceeds the limit of {MAX_BATCH}"),
+    Refused("columns_missing", _columns(tenure=[1]), 422, "missing column(s) plan"),
+    Refused("columns_unknown", _columns(tenure=[1], plan=["basic"], colour=["blue"]), 422,
+            "unknown column(s) colour; expected tenure, plan"),
+    Refused("columns_not_an_object", b'{"columns": [[1, "basic"]]}', 422,
+            "columns must be a JSON object of one list per input, got a list"),
+    Refused("column_not_a_list", _columns(tenure=1, plan=["basic"]), 422,
+            "column tenure must be a list of values, got the number 1"),
+    Refused("columns_beside_another_key", b'{"columns": {"tenure": [1], "plan": [null]}, "v": 2}',
+            422, "a columnar body holds only columns; unknown key(s) v"),
+    Refused("column_number_as_string", _columns(tenure=[1, 2, 3, "forty"], plan=["basic"] * 4),
+            422, "column tenure, row 3: must be a number or null, got a string"),
+    Refused("column_string_as_number", _columns(tenure=[1, 2], plan=["basic", 7]), 422,
+            "column plan, row 1: must be a string or null, got the number 7"),
+    Refused("column_huge_number", _columns(tenure=[1e39], plan=["basic"]), 422,
+            "column tenure, row 0: is out of range for a 32-bit float"),
+    Refused("column_lone_surrogate", b'{"columns": {"tenure": [1], "plan": ["\\ud800"]}}', 422,
+            "column plan, row 0: holds a lone UTF-16 surrogate"),
+    Refused("column_nan", b'{"columns": {"tenure": [NaN], "plan": ["basic"]}}', 422,
+            "NaN is not a number JSON allows"),
 ]  # fmt: skip
 """Every class of bad body, once; the validation and the app tests both run all of them."""

@@ -4,7 +4,7 @@
 The decoder only decides fast; every refusal message is the specification's. So the tests
 here are differential: whatever bytes arrive, both readers must accept with the same columns
 and unseen-category counts, or refuse with the same status and message. Hypothesis writes the
-bodies: record-shaped JSON with every kind of wrong value, and raw bytes.
+bodies: record-shaped and columnar JSON with every kind of wrong value, and raw bytes.
 """
 
 from __future__ import annotations
@@ -154,8 +154,37 @@ def _records(draw: st.DrawFn) -> Any:
     return [record() for _ in range(draw(st.integers(0, MAX_BATCH + 1)))]
 
 
-def _to_bytes(payload: Any, ascii_only: bool) -> bytes:
-    text = json.dumps(payload, ensure_ascii=ascii_only)
+@st.composite
+def _columnar_bodies(draw: st.DrawFn) -> Any:
+    """Mostly well-formed columnar bodies: columns of one length (sometimes not), each value
+    free to be of the wrong kind, a column now and then missing, unknown or not a list, and
+    now and then something else in place of the columns or beside them."""
+    rows = draw(st.integers(0, MAX_BATCH + 1))
+
+    def column(good: st.SearchStrategy[Any]) -> Any:
+        if draw(st.integers(0, 19)) == 0:
+            return draw(_VALUE)
+        length = rows if draw(st.integers(0, 9)) else draw(st.integers(0, MAX_BATCH + 1))
+        return [draw(good if draw(st.integers(0, 19)) else _VALUE) for _ in range(length)]
+
+    columns: Any = {
+        NUMBER_INPUT: column(st.one_of(st.none(), _NUMBER)),
+        CATEGORY_INPUT: column(st.one_of(st.none(), _TEXT)),
+    }
+    if draw(st.integers(0, 9)) == 0:
+        columns.pop(draw(st.sampled_from(sorted(columns))))
+    if draw(st.integers(0, 9)) == 0:
+        columns[draw(_KEY)] = column(_VALUE)
+    if draw(st.integers(0, 19)) == 0:
+        columns = draw(_VALUE)
+    body = {"columns": columns}
+    if draw(st.integers(0, 19)) == 0:
+        body[draw(_KEY)] = draw(_VALUE)
+    return body
+
+
+def _to_bytes(payload: Any, ascii_only: bool, indent: int | None = None) -> bytes:
+    text = json.dumps(payload, ensure_ascii=ascii_only, indent=indent)
     return text.encode("utf-8", "surrogatepass")  # keep a lone surrogate as raw bytes too
 
 
@@ -177,16 +206,17 @@ def test_any_bytes_get_the_same_answer_from_both_readers(body: bytes) -> None:
     _same_answer(body)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    payload=_records(),
+    payload=st.one_of(_records(), _columnar_bodies()),
     cut=st.integers(min_value=0, max_value=200),
     junk=st.binary(min_size=1, max_size=3),
 )
-def test_a_broken_record_body_gets_the_same_answer_from_both_readers(
+def test_a_broken_body_gets_the_same_answer_from_both_readers(
     payload: Any, cut: int, junk: bytes
 ) -> None:
-    """Valid JSON cut short or with bytes spliced in: the bodies a fuzzer finds first."""
+    """Valid JSON, records or columns, cut short or with bytes spliced in: the bodies a fuzzer
+    finds first."""
     body = _to_bytes(payload, ascii_only=False)
     _same_answer(body[:cut] + junk + body[cut:])
     _same_answer(body[:cut])
@@ -209,3 +239,93 @@ def test_a_hand_edited_signature_with_unstripped_categories_reads_alike(body: by
     signature = parse_signature(document)
     decoder = RequestDecoder(signature, MAX_BATCH)
     assert _outcome(decoder.decode, body) == _outcome(_reference_for(signature), body)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=_columnar_bodies(), ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+@example(payload={"columns": {NUMBER_INPUT: [1], CATEGORY_INPUT: ["\ud800"]}}, ascii_only=False,
+         indent=None)  # fmt: skip
+def test_any_columnar_body_gets_the_same_answer_from_both_readers(
+    payload: Any, ascii_only: bool, indent: int | None
+) -> None:
+    _same_answer(_to_bytes(payload, ascii_only, indent))
+
+
+_ROW = st.tuples(
+    st.one_of(st.none(), st.floats(-1e30, 1e30), st.integers(-(10**9), 10**9)),
+    st.one_of(st.none(), st.sampled_from([*CATEGORIES, " plus ", "gold", ""]), st.text(max_size=4)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_ROW, min_size=1, max_size=MAX_BATCH), lone=st.booleans())
+def test_the_same_rows_as_records_or_as_columns_make_the_same_batch(
+    rows: list[tuple[Any, Any]], lone: bool
+) -> None:
+    """The columnar form is a second spelling of the same rows: same columns, same counts."""
+    numbers, texts = (list(column) for column in zip(*rows, strict=True))
+    records: Any = [{NUMBER_INPUT: n, CATEGORY_INPUT: t} for n, t in rows]
+    if lone and len(records) == 1:
+        records = records[0]
+    columnar = {"columns": {CATEGORY_INPUT: texts, NUMBER_INPUT: numbers}}
+    by_records = _outcome(DECODER.decode, _to_bytes(records, ascii_only=False))
+    by_columns = _outcome(DECODER.decode, _to_bytes(columnar, ascii_only=False))
+    assert by_records[0] == "batch"
+    assert by_columns == by_records
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"columns": {"tenure": [1, null], "plan": ["basic", " plus"]}}',
+        b' \n{ \t"columns" :{"plan": [null], "tenure": [2.5]}}\r\n',
+        b'{"columns": {"tenure": [1], "plan": ["basic"]}, '
+        b'"columns": {"tenure": [2], "plan": [null]}}',  # a repeated key: the last wins
+        b'{"\\u0063olumns": {"tenure": [1], "plan": ["basic"]}}',  # the key escaped
+        b'\xef\xbb\xbf{"columns": {"tenure": [1], "plan": ["basic"]}}',
+    ],
+    ids=["plain", "whitespace", "repeated", "escaped_key", "bom"],
+)
+def test_the_decoder_serves_the_columnar_bodies_the_specification_serves(body: bytes) -> None:
+    assert _outcome(_reference, body)[0] == "batch"
+    _same_answer(body)
+
+
+def _renamed(payload: Any, old: str, new: str) -> Any:
+    """`payload` with every object key `old` called `new`, at any depth."""
+    if isinstance(payload, dict):
+        return {(new if key == old else key): _renamed(v, old, new) for key, v in payload.items()}
+    if isinstance(payload, list):
+        return [_renamed(item, old, new) for item in payload]
+    return payload
+
+
+def _columns_input_signature() -> Signature:
+    """The tiny signature with its number input called "columns", the columnar form's key."""
+    document = signature_document()
+    document["inputs"][0]["name"] = "columns"
+    return parse_signature(document)
+
+
+_COLUMNS_INPUT = _columns_input_signature()
+_COLUMNS_INPUT_DECODER = RequestDecoder(_COLUMNS_INPUT, MAX_BATCH)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=st.one_of(_records(), _columnar_bodies()))
+@example(payload={NUMBER_INPUT: 3, CATEGORY_INPUT: "basic"})
+@example(payload={"columns": {NUMBER_INPUT: [3], CATEGORY_INPUT: ["basic"]}})
+def test_an_input_called_columns_reads_alike_as_records_and_as_columns(payload: Any) -> None:
+    """Where an input is called "columns", a record opens as a columnar body does; the
+    decoder tries the columnar type, fails, and reads it as a record, as the specification
+    does (a record's value is never an object)."""
+    body = _to_bytes(_renamed(payload, NUMBER_INPUT, "columns"), ascii_only=False)
+    decoded = _outcome(_COLUMNS_INPUT_DECODER.decode, body)
+    assert decoded == _outcome(_reference_for(_COLUMNS_INPUT), body)
+
+
+def test_an_input_called_columns_is_served_in_both_forms() -> None:
+    record = _COLUMNS_INPUT_DECODER.decode(b'{"columns": 3, "plan": "basic"}')
+    columnar = _COLUMNS_INPUT_DECODER.decode(b'{"columns": {"columns": [3], "plan": ["basic"]}}')
+    assert record.columns["columns"].tolist() == columnar.columns["columns"].tolist() == [[3.0]]
+    assert record.columns["plan"].tolist() == columnar.columns["plan"].tolist() == [["basic"]]

@@ -100,10 +100,27 @@ def test_long_category_lists_are_cut_and_empty_ones_have_no_example() -> None:
 
 
 def test_a_batch_holds_one_to_max_batch_records(document: dict[str, Any]) -> None:
-    single, batch = _schemas(document)["PredictRequest"]["oneOf"]
+    single, batch, columnar = _schemas(document)["PredictRequest"]["oneOf"]
     assert single == {"$ref": "#/components/schemas/Record"}
     assert batch["items"] == single
     assert (batch["minItems"], batch["maxItems"]) == (1, MAX_BATCH)
+    assert columnar == {"$ref": "#/components/schemas/Columns"}
+
+
+def test_the_columnar_body_holds_every_input_as_a_list_of_record_values(
+    document: dict[str, Any],
+) -> None:
+    body = _schemas(document)["Columns"]
+    assert (body["required"], body["additionalProperties"]) == (["columns"], False)
+    columns = body["properties"]["columns"]
+    assert columns["required"] == ["tenure", "plan"]
+    assert columns["additionalProperties"] is False
+    record = _schemas(document)["Record"]["properties"]
+    for name, column in columns["properties"].items():
+        assert column["type"] == "array"
+        assert column["items"] == record[name]
+        assert (column["minItems"], column["maxItems"]) == (1, MAX_BATCH)
+    assert "same length" in body["description"]
 
 
 def test_labels_are_the_signatures_classes(document: dict[str, Any]) -> None:

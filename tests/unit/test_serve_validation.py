@@ -1,4 +1,5 @@
-"""Request bodies -> model columns or a 4xx naming the record and field: every rule, no server.
+"""Request bodies -> model columns or a 4xx naming the record (or column) and field: every
+rule, no server.
 
 The signature is the hand-written one of tests/serve/tiny_model.py (a number `tenure`, a category
 `plan`), so a rule changed in serve/validation.py is tested here without a pipeline run.
@@ -13,8 +14,9 @@ import numpy as np
 import pytest
 
 from conveyor.contract import FLOAT32_MAX, MISSING_CATEGORY, NUMERIC_DTYPE
+from conveyor.serve.signature import parse_signature
 from conveyor.serve.validation import Batch, RequestError, parse_strict_json, to_batch
-from tests.serve.tiny_model import MAX_BATCH, REFUSED, Refused, tiny_signature
+from tests.serve.tiny_model import MAX_BATCH, REFUSED, Refused, signature_document, tiny_signature
 
 GOOD = {"tenure": 40.0, "plan": "basic"}
 
@@ -174,3 +176,85 @@ def test_strict_json_refuses_what_python_would_accept() -> None:
             parse_strict_json(f'{{"tenure": {constant}}}'.encode())
         assert refused.value.status == 422
         assert refused.value.message.startswith(f"{constant} is not a number JSON allows")
+
+
+def _columnar(**columns: Any) -> dict[str, Any]:
+    return {"columns": columns}
+
+
+def test_a_columnar_body_is_the_same_batch_as_its_records() -> None:
+    records = [
+        {"tenure": 1, "plan": " plus"},
+        {"tenure": None, "plan": "Atlantis"},
+        {"tenure": 2.5, "plan": None},
+    ]
+    by_columns = _batch(_columnar(plan=[" plus", "Atlantis", None], tenure=[1, None, 2.5]))
+    by_records = _batch(records)
+    assert by_columns.columns.keys() == by_records.columns.keys()
+    for name, column in by_columns.columns.items():
+        np.testing.assert_array_equal(column, by_records.columns[name])
+        assert column.dtype == by_records.columns[name].dtype
+    assert by_columns.unknown_categories == by_records.unknown_categories == {"plan": 1}
+
+
+def test_the_batch_limit_holds_for_columns_too() -> None:
+    rows = _columnar(tenure=[1] * MAX_BATCH, plan=["basic"] * MAX_BATCH)
+    assert _batch(rows).columns["plan"].shape == (MAX_BATCH, 1)
+    refused = _refusal(_columnar(tenure=[1] * (MAX_BATCH + 1), plan=["basic"] * (MAX_BATCH + 1)))
+    assert (refused.status, refused.message) == (413, "batch of 6 rows exceeds the limit of 5")
+
+
+def test_unequal_columns_name_both_columns_and_lengths() -> None:
+    refused = _refusal(_columnar(tenure=[1, 2, 3], plan=["basic"]))
+    assert refused.message == (
+        "column plan has 1 value(s) but column tenure has 3: every column holds one value per row"
+    )
+
+
+def test_the_first_bad_value_is_named_by_column_then_row() -> None:
+    """Column by column in signature order: a bad `tenure` anywhere is named before `plan`."""
+    refused = _refusal(_columnar(tenure=[1, 2, True, "x"], plan=[5, "basic", "basic", "basic"]))
+    assert refused.message == "column tenure, row 2: must be a number or null, got a boolean"
+
+
+def test_missing_columns_are_named_before_unknown_ones() -> None:
+    assert _refusal(_columnar(plan=["basic"], agee=[1])).message == "missing column(s) tenure"
+    assert _refusal(_columnar()).message == "missing column(s) tenure, plan"
+
+
+@pytest.mark.parametrize(
+    ("columns", "described"),
+    [([[1, "basic"]], "a list"), ("tenure", "a string"), (None, "null"), (3, "the number 3")],
+)
+def test_columns_must_be_an_object(columns: Any, described: str) -> None:
+    refused = _refusal({"columns": columns})
+    assert refused.message == (
+        f"columns must be a JSON object of one list per input, got {described}"
+    )
+
+
+def test_a_record_with_a_stray_columns_field_is_still_read_as_a_record() -> None:
+    """Only an object whose `columns` is an object, or that holds `columns` alone, is columnar:
+    a record carrying one field too many is told so, as any record is."""
+    refused = _refusal({**GOOD, "columns": 3})
+    assert refused.message == "record 0: unknown field(s) columns; expected tenure, plan"
+    refused = _refusal({"columns": {"tenure": [1], "plan": ["basic"]}, **GOOD})
+    assert refused.message == "a columnar body holds only columns; unknown key(s) plan, tenure"
+
+
+def test_an_input_called_columns_keeps_its_records() -> None:
+    """A record's values are never objects, so `{"columns": <number>}` is a record wherever an
+    input has that name, and `{"columns": {...}}` is still a columnar body."""
+    document = signature_document()
+    document["inputs"][0]["name"] = "columns"
+    signature = parse_signature(document)
+    record = to_batch({"columns": 3, "plan": "basic"}, signature, MAX_BATCH)
+    assert record.columns["columns"].tolist() == [[3.0]]
+    columnar = to_batch({"columns": {"columns": [3], "plan": ["basic"]}}, signature, MAX_BATCH)
+    assert columnar.columns["columns"].tolist() == [[3.0]]
+    with pytest.raises(RequestError) as refused:
+        to_batch({"columns": [3], "plan": "basic"}, signature, MAX_BATCH)
+    assert refused.value.message == "record 0: field columns must be a number or null, got a list"
+    with pytest.raises(RequestError) as refused:
+        to_batch({"columns": "3"}, signature, MAX_BATCH)
+    assert refused.value.message == "record 0: missing field(s) plan"

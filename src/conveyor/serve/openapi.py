@@ -7,6 +7,7 @@ from typing import Any
 
 from conveyor.contract import FLOAT32_MAX, NUMBER
 from conveyor.serve.signature import Signature
+from conveyor.serve.validation import COLUMNS
 
 _MAX_LISTED_CATEGORIES = 50
 
@@ -39,6 +40,39 @@ def _field_schema(kind: str, categories: frozenset[str]) -> dict[str, Any]:
     return schema
 
 
+def _columns_schema(signature: Signature, max_batch: int) -> dict[str, Any]:
+    """The columnar body: every input as a list of the values a record holds. That the lists
+    have one length is a rule JSON Schema cannot state; the description says it and
+    validation enforces it (422 naming both columns)."""
+    column_of = {
+        f.name: {
+            "type": "array",
+            "items": _field_schema(f.kind, f.categories),
+            "minItems": 1,
+            "maxItems": max_batch,
+        }
+        for f in signature.fields
+    }
+    return {
+        "type": "object",
+        "description": (
+            "A batch a column at a time, for large batches: one list per input, every list "
+            "the same length (one value per row), typed and cleaned as in a record. The "
+            "predictions come back in row order."
+        ),
+        "properties": {
+            COLUMNS: {
+                "type": "object",
+                "properties": column_of,
+                "required": list(signature.names),
+                "additionalProperties": False,
+            }
+        },
+        "required": [COLUMNS],
+        "additionalProperties": False,
+    }
+
+
 def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[str, Any]:
     """OpenAPI 3.0 for the server, with the record schema taken from the signature."""
     record = {
@@ -48,7 +82,7 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
         "additionalProperties": False,
     }
     error = {
-        "description": "The request was refused; the message names the record and field.",
+        "description": "Refused; the message names the record (or column and row) and field.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
     json_ok = {"200": {"description": "OK", "content": {"application/json": {"schema": {}}}}}
@@ -63,6 +97,10 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
             "/predict": {
                 "post": {
                     "summary": "Predict one record or a batch",
+                    "description": (
+                        "The body is one record, a list of records, or the same rows as "
+                        'columns: {"columns": {"<input>": [values...], ...}}.'
+                    ),
                     "operationId": "predict",
                     "requestBody": {
                         "required": True,
@@ -137,6 +175,7 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
         "components": {
             "schemas": {
                 "Record": record,
+                "Columns": _columns_schema(signature, max_batch),
                 "PredictRequest": {
                     "oneOf": [
                         {"$ref": "#/components/schemas/Record"},
@@ -146,6 +185,7 @@ def build_openapi(signature: Signature, max_batch: int, version: str) -> dict[st
                             "minItems": 1,
                             "maxItems": max_batch,
                         },
+                        {"$ref": "#/components/schemas/Columns"},
                     ]
                 },
                 "PredictResponse": {

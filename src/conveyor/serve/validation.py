@@ -5,20 +5,26 @@ signature (tests/unit/test_serve_validation.py) and changing one needs no pipeli
 record of a batch is checked before the model sees any of it; the error names the first bad
 record and field, so a client fixes one thing at a time and no partial batch is ever served.
 
-Two readers share one set of rules. `to_batch` (on `parse_strict_json`) walks the records one
+A body is one record (an object), a list of records, or, for large batches, a columnar body
+`{"columns": {input: [value, ...], ...}}` holding the same values a column at a time: the
+columns are what the model takes, so reading one costs no step per row.
+
+Two readers share one set of rules. `to_batch` (on `parse_strict_json`) walks the body one
 value at a time and is the specification: it writes every refusal message. `RequestDecoder`,
 what the server runs, decodes and type-checks the body in one pass of msgspec with a record
-type built from the signature; whatever it does not take (a wrong type, a missing or unknown
-field, a number past float32, JSON that is not JSON, a lone surrogate) is handed to
-`to_batch`, which names the problem. Both build their columns with `_assemble`, and a
-differential fuzz test holds the two to the same answer for any body.
+type (or a columns type) built from the signature; whatever it does not take (a wrong type, a
+missing or unknown field, a number past float32, JSON that is not JSON, a lone surrogate,
+columns of unequal length) is handed to `to_batch`, which names the problem. Both build their
+columns with `_assemble`, and differential fuzz tests hold the two to the same answer for any
+body.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NoReturn
 
@@ -78,11 +84,14 @@ def parse_strict_json(body: bytes) -> Any:
 
 
 def to_batch(payload: Any, signature: Signature, max_batch: int) -> Batch:
-    """One record (an object) or a list of records -> columns the ONNX graph accepts."""
+    """One record (an object), a list of records or a columnar body -> the graph's columns."""
+    if _is_columnar(payload, signature):
+        return _assemble(signature, _checked_columns(payload, signature, max_batch))
     records = _one_to_max_batch_records(payload, max_batch)
     expected = signature.names
     expected_set = frozenset(expected)
     values: list[list[Any]] = [[] for _ in expected]
+    readers = [_value_reader(spec) for spec in signature.fields]
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RequestError(
@@ -90,13 +99,90 @@ def to_batch(payload: Any, signature: Signature, max_batch: int) -> Batch:
             )
         if record.keys() != expected_set:
             _refuse_missing_or_unknown_fields(index, record, expected)
-        for position, spec in enumerate(signature.fields):
-            raw = record[spec.name]
-            if spec.kind == NUMBER:
-                values[position].append(_float32_or_missing(index, spec.name, raw))
-            else:
-                values[position].append(_text_or_missing(index, spec.name, raw))
+        for column, spec, read in zip(values, signature.fields, readers, strict=True):
+            try:
+                column.append(read(record[spec.name]))
+            except _InvalidValueError as invalid:
+                raise RequestError(422, f"record {index}: field {spec.name} {invalid}") from None
     return _assemble(signature, values)
+
+
+COLUMNS = "columns"
+"""The one member of a columnar body."""
+
+
+def _is_columnar(payload: Any, signature: Signature) -> bool:
+    """Whether an object is a columnar body rather than a record.
+
+    It is when its `columns` member is an object: a record's values are numbers, strings or
+    null, never objects, so no record is taken for one, even where an input is called
+    "columns". It also is when `columns` is its only member and no input has that name, so
+    `{"columns": [...]}` is refused as a columnar body of the wrong shape, not as a record
+    missing every field.
+    """
+    if not isinstance(payload, dict) or COLUMNS not in payload:
+        return False
+    if isinstance(payload[COLUMNS], dict):
+        return True
+    return len(payload) == 1 and COLUMNS not in signature.names
+
+
+def _checked_columns(
+    payload: dict[str, Any], signature: Signature, max_batch: int
+) -> list[list[Any]]:
+    """A columnar body's values, one list per input in signature order, or the refusal.
+
+    Shape first (only `columns`; an object of every input and nothing else; lists of one
+    length, 1 to `max_batch` rows, 413 above as for a long list of records), then the values,
+    column by column in signature order and row by row, so the first bad value is named.
+    """
+    extra = sorted(str(key) for key in payload if key != COLUMNS)
+    if extra:
+        raise RequestError(
+            422, f"a columnar body holds only {COLUMNS}; unknown key(s) {', '.join(extra)}"
+        )
+    columns = payload[COLUMNS]
+    if not isinstance(columns, dict):
+        raise RequestError(
+            422, f"{COLUMNS} must be a JSON object of one list per input, got {_describe(columns)}"
+        )
+    expected = signature.names
+    missing = [name for name in expected if name not in columns]
+    if missing:
+        raise RequestError(422, f"missing column(s) {', '.join(missing)}")
+    unknown = sorted(str(name) for name in columns if name not in expected)
+    if unknown:
+        raise RequestError(
+            422, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(expected)}"
+        )
+    for name in expected:
+        if not isinstance(columns[name], list):
+            raise RequestError(
+                422, f"column {name} must be a list of values, got {_describe(columns[name])}"
+            )
+    first, rows = expected[0], len(columns[expected[0]])
+    for name in expected:
+        if len(columns[name]) != rows:
+            raise RequestError(
+                422,
+                f"column {name} has {len(columns[name])} value(s) but column {first} has "
+                f"{rows}: every column holds one value per row",
+            )
+    if not rows:
+        raise RequestError(422, "the columns are empty: send at least one row")
+    if rows > max_batch:
+        raise RequestError(413, f"batch of {rows} rows exceeds the limit of {max_batch}")
+    values: list[list[Any]] = []
+    for spec in signature.fields:
+        read = _value_reader(spec)
+        column: list[Any] = []
+        for row, raw in enumerate(columns[spec.name]):
+            try:
+                column.append(read(raw))
+            except _InvalidValueError as invalid:
+                raise RequestError(422, f"column {spec.name}, row {row}: {invalid}") from None
+        values.append(column)
+    return values
 
 
 # A number the graph's float32 input can hold, checked by msgspec while it decodes.
@@ -107,33 +193,42 @@ class RequestDecoder:
     """The server's reader of request bodies: `to_batch`'s rules in one typed msgspec pass.
 
     Built once per model: the record type has one field per input, typed `float | None` or
-    `str | None`, unknown fields forbidden, none optional. A body it cannot take is read again
-    by `parse_strict_json` and `to_batch`, which refuse it with the message the client gets
-    (or, for the few bodies Python's JSON reader takes and msgspec does not, such as a UTF-16
-    body, serve it exactly as before).
+    `str | None`, unknown fields forbidden, none optional; the columns type has the same
+    fields, each a list of such values. A body it cannot take is read again by
+    `parse_strict_json` and `to_batch`, which refuse it with the message the client gets (or,
+    for the few bodies Python's JSON reader takes and msgspec does not, such as a UTF-16 body,
+    serve it exactly as before).
+
+    msgspec cannot choose between two object types without a tag, and a columnar body is an
+    object as a record is. So a body that opens as a columnar one does (`{"columns"`, after
+    any whitespace: one regular-expression match) is first tried as one, and every other body
+    goes straight to the record types. A record that opens that way too (possible only where
+    an input is called "columns") fails the columnar type, whose `columns` must be an object,
+    and is then read as a record.
     """
 
     def __init__(self, signature: Signature, max_batch: int) -> None:
         self._signature = signature
         self._max_batch = max_batch
-        # Attribute names are positional (an input may be called "education-num" or "class",
-        # which no attribute can be); `rename` maps each to the input's JSON name.
-        attributes = [f"i{position}" for position in range(len(signature.fields))]
-        record = msgspec.defstruct(
-            "Record",
-            [
-                (attribute, _FLOAT32 | None if spec.kind == NUMBER else str | None)
-                for attribute, spec in zip(attributes, signature.fields, strict=True)
-            ],
-            rename=dict(zip(attributes, signature.names, strict=True)),
-            forbid_unknown_fields=True,
-            gc=False,  # records hold only floats, strings and None: no cycles to track
+        values = [_FLOAT32 | None if f.kind == NUMBER else str | None for f in signature.fields]
+        record = _signature_struct("Record", signature, values)
+        columns = _signature_struct("Columns", signature, [list[v] for v in values])  # type: ignore[valid-type]
+        columnar = msgspec.defstruct(
+            "ColumnarBody", [(COLUMNS, columns)], forbid_unknown_fields=True, gc=False
         )
         self._record = record
         self._decode = msgspec.json.Decoder(record | list[record]).decode  # type: ignore[valid-type]
+        self._decode_columnar = msgspec.json.Decoder(columnar).decode
 
     def decode(self, body: bytes) -> Batch:
         """The batch, or the RequestError `to_batch` raises for this body."""
+        if _COLUMNAR_OPENING.match(body):
+            try:
+                columnar = self._decode_columnar(body)
+            except (ValueError, RecursionError):
+                pass  # not a columnar body msgspec takes: read as records, or explained
+            else:
+                return self._from_columns(body, astuple(getattr(columnar, COLUMNS)))
         try:
             payload = self._decode(body)
         except (ValueError, RecursionError):  # msgspec's errors and UnicodeDecodeError
@@ -144,8 +239,37 @@ class RequestDecoder:
         # astuple: a record's values in field (= signature) order; zip turns rows into columns
         return _assemble(self._signature, list(zip(*map(astuple, records), strict=True)))
 
+    def _from_columns(self, body: bytes, values: tuple[list[Any], ...]) -> Batch:
+        """Typed columns -> the batch, once their lengths are equal and within the limit."""
+        rows = len(values[0])
+        if not 0 < rows <= self._max_batch or any(len(column) != rows for column in values):
+            return self._explain(body)
+        return _assemble(self._signature, values)
+
     def _explain(self, body: bytes) -> Batch:
         return to_batch(parse_strict_json(body), self._signature, self._max_batch)
+
+
+_COLUMNAR_OPENING = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"' + COLUMNS.encode() + rb'"')
+"""How a columnar body begins: `{"columns"`, with JSON's whitespace allowed around the brace."""
+
+
+def _signature_struct(name: str, signature: Signature, types: Sequence[Any]) -> type:
+    """A msgspec struct with one required field per input, of the given types, named in JSON
+    as the inputs are; unknown fields are refused.
+
+    Attribute names are positional (an input may be called "education-num" or "class", which
+    no attribute can be); `rename` maps each to the input's JSON name.
+    """
+    attributes = [f"i{position}" for position in range(len(signature.fields))]
+    struct: type = msgspec.defstruct(
+        name,
+        list(zip(attributes, types, strict=True)),
+        rename=dict(zip(attributes, signature.names, strict=True)),
+        forbid_unknown_fields=True,
+        gc=False,  # fields hold floats, strings, None or lists of them: no cycles to track
+    )
+    return struct
 
 
 def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
@@ -225,7 +349,17 @@ def _refuse_missing_or_unknown_fields(
     )
 
 
-def _float32_or_missing(index: int, name: str, raw: Any) -> float:
+class _InvalidValueError(ValueError):
+    """A value of the wrong kind; its text completes "record 3: field age ..." or
+    "column age, row 3: ...", which the caller prefixes."""
+
+
+def _value_reader(spec: InputField) -> Callable[[Any], Any]:
+    """The check one input's values go through, by the input's JSON type."""
+    return _float32_or_missing if spec.kind == NUMBER else _text_or_missing
+
+
+def _float32_or_missing(raw: Any) -> float:
     """A JSON number the graph's float32 input can hold, or null for missing.
 
     Booleans are refused although Python counts them as integers: `true` for a number is a
@@ -235,34 +369,26 @@ def _float32_or_missing(index: int, name: str, raw: Any) -> float:
     if raw is None:
         return math.nan  # the model's imputer fills it, as in training
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise RequestError(
-            422, f"record {index}: field {name} must be a number or null, got {_describe(raw)}"
-        )
+        raise _InvalidValueError(f"must be a number or null, got {_describe(raw)}")
     try:
         value = float(raw)
     except OverflowError:  # an integer too large for any float
         value = math.inf
     if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
-        raise RequestError(
-            422, f"record {index}: field {name} is out of range for a 32-bit float: {raw!r}"
-        )
+        raise _InvalidValueError(f"is out of range for a 32-bit float: {raw!r}")
     return value
 
 
-def _text_or_missing(index: int, name: str, raw: Any) -> str | None:
+def _text_or_missing(raw: Any) -> str | None:
     """A JSON string that is text, or None for null (`_assemble` strips and fills it)."""
     if raw is None:
         return None
     if not isinstance(raw, str):
-        raise RequestError(
-            422, f"record {index}: field {name} must be a string or null, got {_describe(raw)}"
-        )
+        raise _InvalidValueError(f"must be a string or null, got {_describe(raw)}")
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:  # JSON's \ud800 escape decodes to a string that is not text
-        raise RequestError(
-            422, f"record {index}: field {name} holds a lone UTF-16 surrogate, which is not text"
-        ) from None
+        raise _InvalidValueError("holds a lone UTF-16 surrogate, which is not text") from None
     return raw
 
 
