@@ -74,7 +74,10 @@ MODEL = ProjectPaths(ROOT).onnx_model
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))  # shorter for a quick look
 BODIES = {"1 record": 1, "100 records": 100}
 CONNECTIONS = (1, 16)
-ORDER_KEYS = ("ours", "before", "bare", "bare-asgi", "fastapi", "naive", "mlserver", "bentoml")
+ORDER_KEYS = (
+    "ours", "ours-columns", "before", "bare", "bare-asgi", "fastapi", "naive", "mlserver",
+    "bentoml",
+)  # fmt: skip
 """Every server the benchmark knows, in the report's order (`--servers` picks some)."""
 BASELINE = "d11bd1c"  # the last commit before the decoder rewrite (issue 14)
 AGREEMENT = 1e-4  # onnxruntime's float32 against scikit-learn's float64, as the parity test
@@ -486,6 +489,7 @@ def measure(
     }  # fmt: skip
     factories: dict[str, PeerFactory] = {
         "ours": conveyor.peer,
+        "ours-columns": conveyor.columnar_peer,
         "before": lambda s, r: conveyor.baseline_peer(s, r, baseline),
         "bare": bare.peer,
         "bare-asgi": bare.asgi_peer,
@@ -552,7 +556,10 @@ def measure(
 ORDER = ORDER_KEYS
 SERVER_NOTES = (
     "- **conveyor-serve**: this checkout; strict validation of every record, Prometheus "
-    "metrics, JSON errors (`src/conveyor/serve`).",
+    "metrics, live drift tracking as shipped (on, a tenth of the rows), JSON errors "
+    "(`src/conveyor/serve`).",
+    "- **conveyor-serve, columnar bodies**: the same server sent the same rows in the "
+    'columnar form (`{"columns": {input: [values]}}`), a second process of it.',
     "- **conveyor-serve before**: the same server at `--baseline` (default: the commit before "
     "the msgspec decoder), from a git worktree with that commit's own locked runtime.",
     "- **bare**: Starlette + onnxruntime, msgspec decoding, no validation, no metrics, no "
@@ -715,6 +722,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
             ratio_row(
                 f"{label} ({body}, {connections} connection(s))", ours, theirs, body, at_least
             )
+    for connections in CONNECTIONS:
+        ratio_row(
+            f"rows/s >= 2 x the server before, columnar bodies (100 records, {connections} "
+            "connection(s))",
+            load("ours-columns", "100 records", connections),
+            load("before", "100 records", connections), "100 records", 2.0,
+        )  # fmt: skip
     ratio_row(
         "throughput >= 5 x the naive server (1 record, 16 connections)",
         load("ours", "1 record", 16), load("naive", "1 record", 16), "1 record", 5.0,

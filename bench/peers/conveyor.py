@@ -7,10 +7,13 @@ shipped then, not today's dependencies under yesterday's code.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bench.peers import Peer, PeerUnavailableError
 
@@ -18,6 +21,19 @@ from bench.peers import Peer, PeerUnavailableError
 def peer(scratch: Path, root: Path) -> Peer:
     """This checkout's server, from the project's environment."""
     return _server("conveyor-serve", Path(sys.executable))
+
+
+def columnar_peer(scratch: Path, root: Path) -> Peer:
+    """This checkout's server, sent the rows in the columnar form."""
+    columnar = _server("conveyor-serve, columnar bodies", Path(sys.executable))
+    return replace(columnar, encode=columns_body)
+
+
+def columns_body(records: list[dict[str, Any]]) -> bytes:
+    """The same rows as `records_body`, as `{"columns": {input: [values]}}`."""
+    return json.dumps(
+        {"columns": {name: [r[name] for r in records] for name in records[0]}}
+    ).encode()
 
 
 def baseline_peer(scratch: Path, root: Path, revision: str) -> Peer:

@@ -7,6 +7,8 @@ the server, so a label evaluated at training time is the label served.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 PREPROCESS_STEP = "preprocess"
@@ -36,10 +38,14 @@ LABEL_OUTPUT = "label"
 """The ONNX label output. Never used for decisions: it breaks ties unlike scikit-learn."""
 
 
-def predict_labels(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    """1 where the positive-class probability reaches the threshold, else 0.
+REACHES_THRESHOLD = operator.ge
+"""The threshold rule: a row is positive when its positive-class probability reaches the
+threshold (a tie is positive). Every label (evaluation, parity check, server) comes from this
+rule rather than from the ONNX `label` output, whose tie-breaking at the threshold differs
+from scikit-learn's; `predict_labels` applies it to arrays, the server to single floats."""
 
-    Every label (evaluation, parity check, server) comes from this rule rather than from the
-    ONNX `label` output, whose tie-breaking at the threshold differs from scikit-learn's.
-    """
-    return (np.asarray(probabilities) >= threshold).astype(np.int8)
+
+def predict_labels(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """1 where the positive-class probability reaches the threshold, else 0."""
+    reached: np.ndarray = REACHES_THRESHOLD(np.asarray(probabilities), threshold)
+    return reached.astype(np.int8)

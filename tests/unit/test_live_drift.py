@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import math
 import tracemalloc
 from typing import Any
@@ -18,7 +19,7 @@ from conveyor.serve.app import create_app
 from conveyor.serve.live_drift import LiveDrift
 from conveyor.serve.settings import ServeSettings
 from conveyor.serve.signature import SignatureError, parse_signature
-from conveyor.serve.validation import Batch, to_batch
+from conveyor.serve.validation import Batch, RequestDecoder, to_batch
 from tests.serve.tiny_model import (
     CATEGORY_INPUT,
     NUMBER_INPUT,
@@ -130,6 +131,24 @@ def test_the_same_rows_give_the_index_conveyor_drift_gives() -> None:
     for name, values in ((NUMBER_INPUT, tenure.astype(np.float32)), (CATEGORY_INPUT, plan)):
         expected = feature_drift(offline[name], list(values)).psi
         assert live.features[name].psi == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("sample", [1.0, 0.5])
+def test_one_record_requests_are_kept_as_they_were_though_the_decoder_reuses_its_buffers(
+    sample: float,
+) -> None:
+    """The server's decoder refills one set of arrays for every one-record request: what the
+    tracker saw of each must be that request's values, not the last request's."""
+    rng = np.random.default_rng(4)
+    tenure, plan = rng.uniform(0.0, 40.0, 300), list(rng.choice(["basic", "plus", "gold"], 300))
+    scores = rng.uniform(0.0, 1.0, 300).tolist()
+    decoder = RequestDecoder(SIGNATURE, max_batch=10)
+    reused, independent = (LiveDrift(SIGNATURE, 5000, sample, seed=7) for _ in range(2))
+    for t, p, score in zip(tenure, plan, scores, strict=True):
+        record = {NUMBER_INPUT: float(t), CATEGORY_INPUT: str(p)}
+        reused.observe(decoder.decode(json.dumps(record).encode()), [score])
+        independent.observe(to_batch(record, SIGNATURE, max_batch=10), [score])
+    assert reused.snapshot() == independent.snapshot()
 
 
 def test_memory_does_not_grow_with_the_number_of_requests() -> None:

@@ -46,11 +46,16 @@ def _outcome(read: Any, body: bytes) -> tuple[Any, ...]:
         batch: Batch = read(body)
     except RequestError as refused:
         return ("refused", refused.status, refused.message)
-    columns = {
-        name: (column.dtype.str, column.shape, [repr(value) for value in column.ravel().tolist()])
-        for name, column in batch.columns.items()
-    }
-    return ("batch", columns, dict(batch.unknown_categories))
+
+    def seen(array: Any) -> Any:
+        if array is None:
+            return None
+        return (array.dtype.str, array.shape, [repr(value) for value in array.ravel().tolist()])
+
+    columns = {name: seen(column) for name, column in batch.columns.items()}
+    # the matrices the drift tracker reads, besides the columns the model reads
+    matrices = (seen(batch.numbers), seen(batch.texts))
+    return ("batch", columns, dict(batch.unknown_categories), matrices)
 
 
 def _reference_for(signature: Signature) -> Callable[[bytes], Batch]:

@@ -133,14 +133,15 @@ class LiveDrift:
 
     def observe(self, batch: Batch, probabilities: Sequence[float]) -> None:
         """One served batch, or the sampled share of its rows; bucketed later, in bulk (see
-        the module's docstring)."""
+        the module's docstring). What it keeps it copies: a one-record batch lives in buffers
+        the decoder refills for the next request."""
         rows = len(probabilities)
         if self.sample >= 1.0:
-            self._pending.append((batch.numbers, batch.texts, probabilities))
+            self._pending.append((_copy(batch.numbers), _copy(batch.texts), probabilities))
         elif rows == 1:  # the usual request: one draw, nothing to slice
             if self._draw() >= self.sample:
                 return
-            self._pending.append((batch.numbers, batch.texts, probabilities))
+            self._pending.append((_copy(batch.numbers), _copy(batch.texts), probabilities))
         else:
             keep = np.flatnonzero(self._rng.random(rows) < self.sample)
             if not keep.size:
@@ -210,6 +211,10 @@ class LiveDrift:
 
     def _add(self, name: str, counts: np.ndarray, fade: float, weight: float) -> None:
         self._counts[name] = self._counts[name] * fade + counts * weight
+
+
+def _copy(matrix: np.ndarray | None) -> np.ndarray | None:
+    return None if matrix is None else matrix.copy()
 
 
 def _state(reference: FeatureReference, counts: np.ndarray) -> FeatureState:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from conveyor.contract import predict_labels
+from conveyor.contract import REACHES_THRESHOLD
 from conveyor.serve.signature import Signature, SignatureError, check_against_graph
 
 
@@ -35,6 +35,8 @@ class OnnxModel:
         outputs = [o.name for o in self._session.get_outputs()]
         check_against_graph(signature, inputs, outputs)
         self.signature = signature
+        self._positive = signature.classes[signature.positive_index]
+        self._negative = signature.classes[1 - signature.positive_index]
 
     def probabilities(self, columns: dict[str, np.ndarray]) -> list[float]:
         """Positive-class probability per row, from one `run` over the whole batch.
@@ -50,8 +52,6 @@ class OnnxModel:
 
     def labels(self, probabilities: list[float]) -> list[str]:
         """Class names by the contract's threshold rule, the one the pipeline evaluated with
-        (compared in float64, as evaluation does)."""
-        positive = self.signature.classes[self.signature.positive_index]
-        negative = self.signature.classes[1 - self.signature.positive_index]
-        chosen = predict_labels(np.array(probabilities), self.signature.threshold)
-        return [positive if label else negative for label in chosen.tolist()]
+        (on Python floats: compared in float64, as evaluation does, with no numpy call)."""
+        positive, negative, threshold = self._positive, self._negative, self.signature.threshold
+        return [positive if REACHES_THRESHOLD(p, threshold) else negative for p in probabilities]
