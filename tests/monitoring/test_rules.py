@@ -26,6 +26,7 @@ import yaml
 
 from conveyor.config import MonitorSettings
 from conveyor.drift import FLOOR
+from conveyor.serve.telemetry import Telemetry
 from tests.conftest import ROOT
 from tests.monitoring.deployed import (
     ALERTS,
@@ -274,6 +275,20 @@ def test_scrape_config_is_valid_for_prometheus(promtool_path: str, tmp_path: Pat
     assert jobs["conveyor-serve-pods"]["kubernetes_sd_configs"] == [{"role": "pod"}]
 
 
+def exported_label_names() -> set[str]:
+    """Every label name the server's metrics carry, read from a registry that has counted a
+    request, a prediction and an unseen category."""
+    telemetry = Telemetry({"version": "v", "estimator": "e", "onnx_sha256": "h"})
+    telemetry.count_request("/predict", "POST", 200, 0.001)
+    telemetry.count_predictions(["yes"], {"plan": 1})
+    return {
+        name
+        for family in telemetry.registry.collect()
+        for sample in family.samples
+        for name in sample.labels
+    }
+
+
 def relabel(rules: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, str] | None:
     """Prometheus's `keep` and `replace` relabelling (anchored regexes, `;`-joined sources,
     $N references); None when a `keep` drops the target."""
@@ -308,9 +323,13 @@ def test_pod_job_scrapes_annotated_pods_on_their_annotated_port_and_path() -> No
     assert target is not None
     assert target["__address__"] == "10.1.2.3:8080"
     assert target["__metrics_path__"] == "/metrics"
-    assert (target["namespace"], target["pod"], target["version"]) == (
+    assert (target["namespace"], target["pod"], target["pod_version"]) == (
         "models", "conveyor-serve-7d9f", "sha-abc1234",
     )  # fmt: skip
+    # No target label shadows one the server exports (Prometheus would rename the server's).
+    assert not {rule["target_label"] for rule in rules if "target_label" in rule} & (
+        exported_label_names()
+    )
     moved = relabel(rules, {**pod, f"{meta}annotation_prometheus_io_path": "/custom"})
     assert moved is not None and moved["__metrics_path__"] == "/custom"
     bare = relabel(rules, {**pod, "__address__": "10.1.2.3"})
