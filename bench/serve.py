@@ -394,14 +394,31 @@ def naive_peer(scratch: Path, root: Path) -> Peer:
 
 @dataclass
 class Running:
-    """A started server that answered correctly, and what was measured of it."""
+    """A started server that answered correctly, and what was measured of it.
+
+    `process` holds the current process; `restart` replaces it with a fresh one, so each
+    round of load meets a new process and one process's luck on a shared machine (where it
+    landed in memory, a neighbour's burst while it ran) weighs on one round, not on all.
+    """
 
     peer: Peer
+    launch: Callable[[ExitStack], tuple[str, int, float]]
+    process: ExitStack
     url: str
     group: int
-    cold_start_s: float
+    cold_starts: list[float]
     bodies: dict[str, bytes]
     rounds: dict[tuple[str, int], list[Load]] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop the current process, whichever the last restart started."""
+        self.process.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = ExitStack()
+        self.url, self.group, cold = self.launch(self.process)
+        self.cold_starts.append(cold)
 
 
 def start_checked(
@@ -414,28 +431,46 @@ def start_checked(
     batches: dict[str, list[dict[str, Any]]],
     expected: dict[str, list[float]],
 ) -> Running:
-    """Start `peer` (stopped when `stack` closes) and check its answers before any load."""
-    url, group, cold = stack.enter_context(running(peer, env, pins.server, scratch / "server.log"))
-    bodies = {name: peer.encode(batch) for name, batch in batches.items()}
-    for name, body in bodies.items():
-        answer = peer.probabilities(post(url + peer.predict_path, body, peer.content_type))
+    """Start `peer` (its current process stopped when `stack` closes) and check its answers
+    before any load."""
+
+    def launch(process: ExitStack) -> tuple[str, int, float]:
+        started: tuple[str, int, float] = process.enter_context(
+            running(peer, env, pins.server, scratch / "server.log")
+        )
+        return started
+
+    server = Running(peer, launch, ExitStack(), "", 0, [], {})
+    stack.callback(server.stop)
+    server.url, server.group, cold = launch(server.process)
+    server.cold_starts.append(cold)
+    server.bodies = {name: peer.encode(batch) for name, batch in batches.items()}
+    for name, body in server.bodies.items():
+        answer = peer.probabilities(post(server.url + peer.predict_path, body, peer.content_type))
         worst = max(abs(a - b) for a, b in zip(answer, expected[name], strict=True))
         if worst > AGREEMENT:
             raise PeerUnavailableError(
                 f"its probabilities differ from onnxruntime's by {worst:.2g} ({name})"
             )
-    return Running(peer, url, group, cold, bodies)
+    return server
 
 
 def load_in_rounds(
     servers: dict[str, Running], scratch: Path, pins: Pinning, rounds: int
 ) -> dict[str, str]:
     """Every body and concurrency against every server, one server after the other, `rounds`
-    times over: a slow minute on a shared machine then hits every server alike, and each
-    figure is the median of its rounds. A server wrk saw failing drops out with the reason
-    (returned), and the others go on."""
+    times over, each server restarted between rounds: a slow minute on a shared machine then
+    hits every server alike, no process carries its luck through the run, and each figure is
+    the median of its rounds. A server that fails under load or to restart drops out with the
+    reason (returned), and the others go on."""
     failed: dict[str, str] = {}
-    for _ in range(rounds):
+    for index in range(rounds):
+        for key, server in servers.items():
+            if index and key not in failed:
+                try:
+                    server.restart()
+                except PeerUnavailableError as error:
+                    failed[key] = f"failed to restart for round {index + 1}: {error}"
         for body in BODIES:
             for connections in CONNECTIONS:
                 for key, server in servers.items():
@@ -522,7 +557,7 @@ def measure(
                 continue
             results["servers"][key] = {
                 "name": server.peer.name,
-                "cold_start_s": server.cold_start_s,
+                "cold_start_s": statistics.median(server.cold_starts),
                 "memory_mib": group_memory_mib(server.group),
                 "load": {combo: median_load(loads) for combo, loads in server.rounds.items()},
             }
@@ -578,8 +613,8 @@ SERVER_NOTES = (
     "",
     "MLServer and BentoML serve the scikit-learn pipeline, as their scikit-learn support does, "
     "so the ratios against them measure the whole choice (their server and scikit-learn "
-    "through pandas) against conveyor-serve's (onnxruntime on the exported graph). All "
-    "servers stay up during the run, pinned to the same CPU; only the one under load works.",
+    "through pandas) against conveyor-serve's (onnxruntime on the exported graph). During a "
+    "round all servers are up, pinned to the same CPU; only the one under load works.",
 )
 
 
@@ -597,7 +632,9 @@ def report(results: dict[str, Any]) -> str:
         f"cores shared with other work, Python {sys.version.split()[0]}, one server worker, "
         f"{results['pinning']}, load from wrk on 127.0.0.1. Every server was started first; "
         f"then each body and concurrency ran {WRK_SECONDS} s against each server in turn, "
-        f"{results['rounds']} rounds over, and each figure is the median of its rounds. Records "
+        f"{results['rounds']} rounds over, every server restarted between rounds (a fresh "
+        "process each round, so no process's luck on a shared machine weighs on every round), "
+        "and each figure is the median of its rounds. Records "
         "are rows of the Adult test set; every server's probabilities were checked against "
         f"onnxruntime's (within {AGREEMENT:g}) before it was measured. Everything below was "
         "measured side by side in one run; read ratios, not absolute numbers.",
@@ -669,7 +706,8 @@ def _footprint(results: dict[str, Any]) -> list[str]:
         if key in servers:
             server = servers[key]
             lines.append(
-                f"| {server['name']}: cold start to first 200, memory (Pss) after the load | "
+                f"| {server['name']}: cold start to first 200 (median of its starts), memory (Pss) "
+                "after the load | "
                 f"{server['cold_start_s']:.2f} s, {server['memory_mib']:,.0f} MiB |"
             )
     if "ours" in servers:

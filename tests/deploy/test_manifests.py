@@ -37,8 +37,7 @@ from tests.deploy.kubernetes import (
     render,
     validate,
 )
-from tests.monitoring.deployed import SCRAPE_CONFIG
-from tests.monitoring.test_rules import relabel
+from tests.monitoring.deployed import SCRAPE_CONFIG, relabel
 from tests.serve.image_layout import instructions
 from tests.serve.tiny_model import ModelFiles, write_model_files
 

@@ -34,6 +34,7 @@ from tests.monitoring.deployed import (
     SCRAPE_CONFIG,
     SERVICE_ALERTS,
     alert_rules,
+    relabel,
     unseen_term,
 )
 from tests.monitoring.promtool import (
@@ -287,22 +288,6 @@ def exported_label_names() -> set[str]:
         for sample in family.samples
         for name in sample.labels
     }
-
-
-def relabel(rules: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, str] | None:
-    """Prometheus's `keep` and `replace` relabelling (anchored regexes, `;`-joined sources,
-    $N references); None when a `keep` drops the target."""
-    labels = dict(labels)
-    for rule in rules:
-        value = rule.get("separator", ";").join(labels.get(s, "") for s in rule["source_labels"])
-        found = re.fullmatch(rule.get("regex", "(.*)"), value)
-        if rule.get("action", "replace") == "keep":
-            if not found:
-                return None
-        elif found:
-            template = re.sub(r"\$(\d+)", r"\\g<\1>", rule.get("replacement", "$1"))
-            labels[rule["target_label"]] = found.expand(template)
-    return labels
 
 
 def test_pod_job_scrapes_annotated_pods_on_their_annotated_port_and_path() -> None:
