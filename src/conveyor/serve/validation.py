@@ -302,13 +302,7 @@ class _OneRow:
         self._texts = (
             np.empty((len(self._text_fields), 1), dtype=object) if self._text_fields else None
         )
-        self._columns: dict[str, np.ndarray] = {}
-        if self._numbers is not None:
-            views = self._numbers.reshape(len(self._numeric_positions), 1, 1)
-            self._columns.update(zip(signature.numeric_names, views, strict=True))
-        if self._texts is not None:
-            views = self._texts.reshape(len(self._text_fields), 1, 1)
-            self._columns.update(zip(signature.text_names, views, strict=True))
+        self._columns = _column_views(signature, self._numbers, self._texts)
 
     def fill(self, record: tuple[Any, ...]) -> Batch:
         """One checked record, its values in signature order -> the batch, as `_assemble`
@@ -332,26 +326,33 @@ def _assemble(signature: Signature, values: Sequence[Sequence[Any]]) -> Batch:
     numbers go through numpy as one matrix and all texts as another, so a request costs a few
     numpy calls whatever its number of inputs and rows.
     """
-    columns: dict[str, np.ndarray] = {}
     size = len(values[0])
     numbers = signature.numeric_fields
     matrix = None
-    if numbers:
+    if numbers:  # None becomes NaN
         matrix = np.array([values[position] for position, _ in numbers], dtype=NUMERIC_DTYPE)
-        # None became NaN; each (size, 1) slice of the stack is one input's column
-        columns.update(
-            zip(signature.numeric_names, matrix.reshape(len(numbers), size, 1), strict=True)
-        )
     unknown: dict[str, int] = {}
     texts = signature.text_fields
     text_matrix = None
     if texts:
         table = [_clean_texts(spec, values[position], unknown) for position, spec in texts]
         text_matrix = np.array(table, dtype=object).reshape(len(texts), size)
-        columns.update(
-            zip(signature.text_names, text_matrix.reshape(len(texts), size, 1), strict=True)
-        )
+    columns = _column_views(signature, matrix, text_matrix)
     return Batch(columns=columns, unknown_categories=unknown, numbers=matrix, texts=text_matrix)
+
+
+def _column_views(
+    signature: Signature, numbers: np.ndarray | None, texts: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """The graph's feeds: each input's (rows, 1) column, a view of its (inputs, rows) matrix,
+    so a batch is two arrays however many inputs it has."""
+    columns: dict[str, np.ndarray] = {}
+    if numbers is not None:
+        stacked = numbers.reshape(*numbers.shape, 1)
+        columns.update(zip(signature.numeric_names, stacked, strict=True))
+    if texts is not None:
+        columns.update(zip(signature.text_names, texts.reshape(*texts.shape, 1), strict=True))
+    return columns
 
 
 def _clean_texts(spec: InputField, raw: Sequence[str | None], unknown: dict[str, int]) -> Any:
