@@ -13,6 +13,9 @@ import numpy as np
 
 PREPROCESS_STEP = "preprocess"
 """Name of the preprocessing step (imputation, encoding) in the fitted scikit-learn Pipeline."""
+CATEGORICAL_BRANCH = "categorical"
+"""Name of the categorical branch (impute, one-hot encode) inside the preprocessing step:
+export reads its fitted layout to write the encoding as a lookup."""
 CLASSIFIER_STEP = "classifier"
 """Name of the estimator step; skl2onnx options and search parameters are keyed on it."""
 

@@ -21,41 +21,41 @@ from sklearn.pipeline import Pipeline
 
 from conveyor.config import DataSettings, ExportSettings, ModelSettings
 from conveyor.contract import (
+    CATEGORICAL_BRANCH,
     CLASSIFIER_STEP,
     LABEL_OUTPUT,
     MISSING_CATEGORY,
     NUMBER,
     NUMERIC_DTYPE,
     ONNX_TYPES,
+    PREPROCESS_STEP,
     PROBABILITY_OUTPUT,
     STRING,
     predict_labels,
 )
 from conveyor.errors import ModelError
 from conveyor.evaluate.registry import HEADLINE, QUALITY
+from conveyor.onnx_graph import (
+    OneHotColumn,
+    one_hot_columns,
+    with_lookup_encoding,
+    without_dead_missing_routing,
+)
 
 SIGNATURE_VERSION = 1
 ML_OPSET = 3
 
 
 def to_onnx(pipeline: Pipeline, data: DataSettings, export: ExportSettings) -> bytes:
-    """Convert the fitted pipeline: one [N, 1] input per feature, probabilities without ZipMap."""
-    initial_types: list[tuple[str, Any]] = [
-        (name, FloatTensorType([None, 1])) for name in data.model_numeric_features
-    ] + [(name, StringTensorType([None, 1])) for name in data.model_categorical_features]
-    classifier = pipeline.named_steps[CLASSIFIER_STEP]
-    try:
-        model = convert_sklearn(
-            pipeline,
-            initial_types=initial_types,
-            target_opset={"": export.target_opset, "ai.onnx.ml": ML_OPSET},
-            options={id(classifier): {"zipmap": False}},
-            final_types=None,
+    """The fitted pipeline as the bytes `model.onnx` holds: skl2onnx's graph with the
+    categorical encoding as a table lookup and no dead NaN routing in its trees
+    (conveyor.onnx_graph), checked and pinned."""
+    model = convert_pipeline(pipeline, data, export)
+    if data.model_categorical_features:
+        model = with_lookup_encoding(
+            model, _encoder_layout(pipeline, data), MISSING_CATEGORY, PROBABILITY_OUTPUT
         )
-    except Exception as error:  # skl2onnx raises many unrelated types for unsupported models
-        raise ModelError(
-            f"skl2onnx cannot convert this {type(classifier).__name__} pipeline: {error}"
-        ) from None
+    model = without_dead_missing_routing(model, PROBABILITY_OUTPUT)
     model.doc_string = "Exported by Conveyor; inputs and classes are described in signature.json"
     # skl2onnx names the graph with a random UUID and lists opsets in set order: pin both so
     # the same pipeline always exports to the same bytes.
@@ -66,6 +66,38 @@ def to_onnx(pipeline: Pipeline, data: DataSettings, export: ExportSettings) -> b
         model.opset_import.add(domain=domain, version=version)
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString(deterministic=True))
+
+
+def convert_pipeline(
+    pipeline: Pipeline, data: DataSettings, export: ExportSettings
+) -> onnx.ModelProto:
+    """skl2onnx's conversion: one [N, 1] input per feature, probabilities without ZipMap."""
+    initial_types: list[tuple[str, Any]] = [
+        (name, FloatTensorType([None, 1])) for name in data.model_numeric_features
+    ] + [(name, StringTensorType([None, 1])) for name in data.model_categorical_features]
+    classifier = pipeline.named_steps[CLASSIFIER_STEP]
+    try:
+        model: onnx.ModelProto = convert_sklearn(
+            pipeline,
+            initial_types=initial_types,
+            target_opset={"": export.target_opset, "ai.onnx.ml": ML_OPSET},
+            options={id(classifier): {"zipmap": False}},
+            final_types=None,
+        )
+    except Exception as error:  # skl2onnx raises many unrelated types for unsupported models
+        raise ModelError(
+            f"skl2onnx cannot convert this {type(classifier).__name__} pipeline: {error}"
+        ) from None
+    return model
+
+
+def _encoder_layout(pipeline: Pipeline, data: DataSettings) -> list[OneHotColumn]:
+    """The fitted categorical branch's one-hot columns and the imputer's fill value."""
+    branch = pipeline.named_steps[PREPROCESS_STEP].named_transformers_[CATEGORICAL_BRANCH]
+    imputer, encoder = branch.steps[0][1], branch.steps[-1][1]
+    return one_hot_columns(
+        data.model_categorical_features, encoder.categories_, str(imputer.fill_value)
+    )
 
 
 def onnx_feeds(frame: pd.DataFrame, data: DataSettings) -> dict[str, np.ndarray]:

@@ -36,7 +36,12 @@ from conveyor.config import (
     SearchSettings,
     UniformSpace,
 )
-from conveyor.contract import CLASSIFIER_STEP, MISSING_CATEGORY, PREPROCESS_STEP
+from conveyor.contract import (
+    CATEGORICAL_BRANCH,
+    CLASSIFIER_STEP,
+    MISSING_CATEGORY,
+    PREPROCESS_STEP,
+)
 from conveyor.errors import ConfigError
 
 # Defaults that differ from scikit-learn's, chosen for a faithful and compact ONNX export.
@@ -156,7 +161,7 @@ def build_pipeline(data: DataSettings, model: ModelSettings) -> Pipeline:
     if data.model_numeric_features:
         transformers.append(("numeric", Pipeline(numeric_steps), data.model_numeric_features))
     if data.model_categorical_features:
-        transformers.append(("categorical", categorical, data.model_categorical_features))
+        transformers.append((CATEGORICAL_BRANCH, categorical, data.model_categorical_features))
     preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
     return Pipeline([(PREPROCESS_STEP, preprocess), (CLASSIFIER_STEP, make_estimator(model))])
 
