@@ -1,11 +1,12 @@
 """Benchmark conveyor-serve against the servers a team would pick instead.
 
-Measured side by side in one run, on 127.0.0.1 only, on the same model and records, each
+Measured side by side in one run, on 127.0.0.1 only, on the same fitted model and records, each
 server one worker pinned to one CPU and wrk pinned to another (where the machine has two):
 
 - conveyor-serve, this checkout;
 - conveyor-serve at an earlier commit (`--baseline`, a git worktree with that commit's own
-  runtime environment): the "before" of a change;
+  runtime environment, serving the same fitted model as that commit's export converts it):
+  the "before" of a change;
 - a bare Starlette + onnxruntime app with no validation and no metrics, and the same bare work
   answered in plain ASGI, as conveyor-serve answers POST /predict (bench/peers/bare.py): the
   app an engineer writes first, and the ceiling for this stack;
@@ -256,20 +257,27 @@ def _feeds(signature: dict[str, Any], batch: list[dict[str, Any]]) -> dict[str, 
     return feeds
 
 
-def floor(batch: list[dict[str, Any]], repeats: int) -> tuple[float, float]:
-    """p50 and p99 (ms) of InferenceSession.run on prepared feeds, no HTTP, no JSON."""
+def floors(
+    batch: list[dict[str, Any]], repeats: int, models: Sequence[Path]
+) -> list[tuple[float, float]]:
+    """p50 and p99 (ms) of InferenceSession.run on prepared feeds, no HTTP, no JSON, for each
+    graph; the graphs take turns, call by call, so a busy spell weighs on all alike."""
     signature = json.loads(SIGNATURE.read_text())
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+    sessions = [
+        ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        for model in models
+    ]
     feeds = _feeds(signature, batch)
     output = signature["output"]["probability_output"]
-    timings = []
+    timings: list[list[float]] = [[] for _ in sessions]
     for _ in range(repeats):
-        start = time.perf_counter()
-        session.run([output], feeds)
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings), float(np.percentile(timings, 99))
+        for session, own in zip(sessions, timings, strict=True):
+            start = time.perf_counter()
+            session.run([output], feeds)
+            own.append((time.perf_counter() - start) * 1000)
+    return [(statistics.median(own), float(np.percentile(own, 99))) for own in timings]
 
 
 @dataclass(frozen=True)
@@ -521,6 +529,7 @@ def measure(
     pins = pinning()
     results: dict[str, Any] = {
         "servers": {}, "unavailable": {}, "pinning": pins.note, "rounds": rounds,
+        "baseline": baseline,
     }  # fmt: skip
     factories: dict[str, PeerFactory] = {
         "ours": conveyor.peer,
@@ -566,10 +575,13 @@ def measure(
             results["servers"]["ours"]["rss_after"] = rss_after_requests(
                 ours.url, ours.group, ours.bodies["1 record"]
             )
-        results["floor"] = {
-            "1 record": floor(batches["1 record"], 5000),
-            "100 records": floor(batches["100 records"], 2000),
-        }
+        earlier = scratch / "before" / "model.onnx"  # where the baseline peer exports
+        graphs = [MODEL, earlier] if earlier.is_file() else [MODEL]
+        repeats = {"1 record": 5000, "100 records": 2000}
+        measured = {body: floors(batches[body], n, graphs) for body, n in repeats.items()}
+        results["floor"] = {body: timings[0] for body, timings in measured.items()}
+        if len(graphs) > 1:
+            results["floor_before"] = {body: timings[1] for body, timings in measured.items()}
         results["metrics_us"] = metrics_cost_us()
         locked = ["--require-hashes", "-r", str(ROOT / "requirements" / "serve.txt")]
         footprint = scratch / "footprint"
@@ -596,7 +608,10 @@ SERVER_NOTES = (
     "- **conveyor-serve, columnar bodies**: the same server sent the same rows in the "
     'columnar form (`{"columns": {input: [values]}}`), a second process of it.',
     "- **conveyor-serve before**: the same server at `--baseline` (default: the commit before "
-    "the msgspec decoder), from a git worktree with that commit's own locked runtime.",
+    "the msgspec decoder), from a git worktree with that commit's own locked runtime, serving "
+    "the same fitted model (`model.skops`) as that commit's export code converts it "
+    "(skl2onnx's graph, before the lookup encoding); every other server serves this "
+    "checkout's `model.onnx`.",
     "- **bare**: Starlette + onnxruntime, msgspec decoding, no validation, no metrics, no "
     "error handling (`bench/peers/bare.py`): the app an engineer writes first, the bar the "
     "targets below use.",
@@ -676,11 +691,16 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## The floor: `InferenceSession.run` in-process (no HTTP, no JSON)",
         "",
-        "| batch | p50 (ms) | p99 (ms) |",
-        "|---|---:|---:|",
+        "| batch | graph | p50 (ms) | p99 (ms) |",
+        "|---|---|---:|---:|",
     ]
-    for batch, (p50, p99) in results["floor"].items():
-        lines.append(f"| {batch} | {p50:.3f} | {p99:.3f} |")
+    graphs = {"this export (lookup encoding)": results["floor"]}
+    if "floor_before" in results:
+        graphs[f"the export at {results['baseline']} (skl2onnx's)"] = results["floor_before"]
+    for batch in results["floor"]:
+        for graph, timings in graphs.items():
+            p50, p99 = timings[batch]
+            lines.append(f"| {batch} | {graph} | {p50:.3f} | {p99:.3f} |")
     lines += _footprint(results)
     lines += _targets(results)
     return "\n".join(lines) + "\n"

@@ -2,7 +2,9 @@
 
 The earlier commit runs from a git worktree with its own runtime environment, installed
 from that commit's lock file (`uv sync --frozen --no-dev`), so "before" is the server as it
-shipped then, not today's dependencies under yesterday's code.
+shipped then, not today's dependencies under yesterday's code. It serves the same fitted model
+(this checkout's `model.skops`) as that commit's export code converts it: the graph is part of
+what a commit ships, and the export's lookup encoding is part of what is measured.
 """
 
 from __future__ import annotations
@@ -54,7 +56,38 @@ def baseline_peer(scratch: Path, root: Path, revision: str) -> Peer:
     if installed.returncode != 0:
         lines = installed.stderr.strip().splitlines() or ["(no output)"]
         raise PeerUnavailableError(f"{commit}'s runtime did not install: {lines[-1]}")
-    return _server(f"conveyor-serve at {commit} (before)", venv / "bin" / "python")
+    server = _server(f"conveyor-serve at {commit} (before)", venv / "bin" / "python")
+    model = baseline_export(tree, root, scratch / "model.onnx")
+    return replace(server, env={**server.env, "CONVEYOR_MODEL_PATH": str(model)})
+
+
+_EXPORT = """
+import sys
+from pathlib import Path
+from conveyor.config import load_settings
+from conveyor.export import to_onnx
+from conveyor.modelio import load_model
+tree, root, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+settings = load_settings(tree / "params.yaml")
+model = load_model(root / "models" / "model.skops")
+out.write_bytes(to_onnx(model, settings.data, settings.export))
+"""
+"""This checkout's fitted model through `to_onnx` as the worktree's code (and params, which
+its settings reader knows) define it."""
+
+
+def baseline_export(tree: Path, root: Path, out: Path) -> Path:
+    """The fitted model exported by the worktree's commit (its `src` first on the path, in
+    the project's environment, which has the converter the serving runtime lacks)."""
+    exported = subprocess.run(
+        [sys.executable, "-c", _EXPORT, str(tree), str(root), str(out)],
+        env={**os.environ, "PYTHONPATH": str(tree / "src")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if exported.returncode != 0:
+        lines = exported.stderr.strip().splitlines() or ["(no output)"]
+        raise PeerUnavailableError(f"{tree.name}'s export did not run: {lines[-1]}")
+    return out
 
 
 def _server(name: str, python: Path) -> Peer:
