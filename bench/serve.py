@@ -659,7 +659,7 @@ def report(results: dict[str, Any]) -> str:
         *SERVER_NOTES,
         "",
         "Reproduce: `make bench-serve` (builds the image, installs wrk and taskset on "
-        "Debian/Ubuntu, about 15 minutes), or `python bench/serve.py [--rounds N] "
+        "Debian/Ubuntu, about 25 minutes), or `python bench/serve.py [--rounds N] "
         "[--baseline REVISION] [--image IMAGE] [--servers ours,bare,...] [--write FILE]` after "
         "`make run`; `BENCH_WRK_SECONDS=1` and `--servers ours,bare` for a quick look. "
         "MLServer and BentoML are installed from PyPI "
@@ -832,7 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="load rounds over every server (default: %(default)s)"
+        "--rounds", type=int, default=5, help="load rounds over every server (default: %(default)s)"
     )
     parser.add_argument("--write", type=Path, help="write the markdown report here")
     parser.add_argument(
