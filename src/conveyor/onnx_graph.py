@@ -75,7 +75,7 @@ def with_lookup_encoding(
     kept = [node for node in graph.node if block not in node.output]
     consumer_position = next(i for i, n in enumerate(kept) if block in n.input)
     ordered = kept[:consumer_position] + nodes + kept[consumer_position:]
-    live = _needed(ordered, [output.name for output in graph.output])
+    live = _needed(ordered, [graph_output.name for graph_output in graph.output])
     del graph.node[:]
     graph.node.extend(node for node in ordered if id(node) in live)
     used = {name for node in graph.node for name in node.input}
