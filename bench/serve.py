@@ -422,11 +422,15 @@ class Running:
         """Stop the current process, whichever the last restart started."""
         self.process.close()
 
-    def restart(self) -> None:
-        self.stop()
+    def start(self) -> None:
+        """Start a fresh process and note its cold start."""
         self.process = ExitStack()
         self.url, self.group, cold = self.launch(self.process)
         self.cold_starts.append(cold)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def start_checked(
@@ -450,8 +454,7 @@ def start_checked(
 
     server = Running(peer, launch, ExitStack(), "", 0, [], {})
     stack.callback(server.stop)
-    server.url, server.group, cold = launch(server.process)
-    server.cold_starts.append(cold)
+    server.start()
     server.bodies = {name: peer.encode(batch) for name, batch in batches.items()}
     for name, body in server.bodies.items():
         answer = peer.probabilities(post(server.url + peer.predict_path, body, peer.content_type))
@@ -575,7 +578,7 @@ def measure(
             results["servers"]["ours"]["rss_after"] = rss_after_requests(
                 ours.url, ours.group, ours.bodies["1 record"]
             )
-        earlier = scratch / "before" / "model.onnx"  # where the baseline peer exports
+        earlier = conveyor.baseline_model(scratch / "before")
         graphs = [MODEL, earlier] if earlier.is_file() else [MODEL]
         repeats = {"1 record": 5000, "100 records": 2000}
         measured = {body: floors(batches[body], n, graphs) for body, n in repeats.items()}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.peers import Peer, PeerUnavailableError
+from conveyor.paths import ProjectPaths
 
 
 def peer(scratch: Path, root: Path) -> Peer:
@@ -57,7 +58,7 @@ def baseline_peer(scratch: Path, root: Path, revision: str) -> Peer:
         lines = installed.stderr.strip().splitlines() or ["(no output)"]
         raise PeerUnavailableError(f"{commit}'s runtime did not install: {lines[-1]}")
     server = _server(f"conveyor-serve at {commit} (before)", venv / "bin" / "python")
-    model = baseline_export(tree, root, scratch / "model.onnx")
+    model = baseline_export(tree, ProjectPaths(root).model, baseline_model(scratch))
     return replace(server, env={**server.env, "CONVEYOR_MODEL_PATH": str(model)})
 
 
@@ -67,20 +68,24 @@ from pathlib import Path
 from conveyor.config import load_settings
 from conveyor.export import to_onnx
 from conveyor.modelio import load_model
-tree, root, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+tree, fitted, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 settings = load_settings(tree / "params.yaml")
-model = load_model(root / "models" / "model.skops")
-out.write_bytes(to_onnx(model, settings.data, settings.export))
+out.write_bytes(to_onnx(load_model(fitted), settings.data, settings.export))
 """
 """This checkout's fitted model through `to_onnx` as the worktree's code (and params, which
 its settings reader knows) define it."""
 
 
-def baseline_export(tree: Path, root: Path, out: Path) -> Path:
+def baseline_model(scratch: Path) -> Path:
+    """Where the baseline peer keeps its commit's export (the benchmark's floor reads it)."""
+    return scratch / "model.onnx"
+
+
+def baseline_export(tree: Path, fitted: Path, out: Path) -> Path:
     """The fitted model exported by the worktree's commit (its `src` first on the path, in
     the project's environment, which has the converter the serving runtime lacks)."""
     exported = subprocess.run(
-        [sys.executable, "-c", _EXPORT, str(tree), str(root), str(out)],
+        [sys.executable, "-c", _EXPORT, str(tree), str(fitted), str(out)],
         env={**os.environ, "PYTHONPATH": str(tree / "src")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -23,7 +23,7 @@ routing is dropped, and onnxruntime takes its plain comparison path.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +75,7 @@ def with_lookup_encoding(
     kept = [node for node in graph.node if block not in node.output]
     consumer_position = next(i for i, n in enumerate(kept) if block in n.input)
     ordered = kept[:consumer_position] + nodes + kept[consumer_position:]
-    live = _needed(ordered, [graph_output.name for graph_output in graph.output])
+    live, _ = _upstream(_producers(ordered), [o.name for o in graph.output])
     del graph.node[:]
     graph.node.extend(node for node in ordered if id(node) in live)
     used = {name for node in graph.node for name in node.input}
@@ -125,27 +125,14 @@ def _lookup_nodes(
 def _categorical_block(graph: onnx.GraphProto, categorical: set[str], output: str) -> str:
     """The tensor holding the one-hot columns: the classifier's input when that depends on
     the categorical inputs alone, else the one part of the Concat feeding it that does."""
-    producers = {name: node for node in graph.node for name in node.output}
+    producers = _producers(graph.node)
     graph_inputs = {i.name for i in graph.input}
 
-    def depends_on(tensor: str) -> set[str]:
-        found: set[str] = set()
-        stack, seen = [tensor], set()
-        while stack:
-            name = stack.pop()
-            if name not in seen:
-                seen.add(name)
-                if name in graph_inputs:
-                    found.add(name)
-                elif name in producers:
-                    stack.extend(producers[name].input)
-        return found
-
     def categorical_alone(tensor: str) -> bool:
-        inputs = depends_on(tensor)
+        inputs = _upstream(producers, [tensor])[1] & graph_inputs
         return bool(inputs) and inputs <= categorical
 
-    classifier = classifier_of(producers, output)
+    classifier = _classifier_of(producers, output)
     features = str(classifier.input[0]) if classifier is not None else ""
     if categorical_alone(features):
         return features
@@ -161,7 +148,7 @@ def _categorical_block(graph: onnx.GraphProto, categorical: set[str], output: st
     )
 
 
-def classifier_of(producers: dict[str, onnx.NodeProto], output: str) -> onnx.NodeProto | None:
+def _classifier_of(producers: dict[str, onnx.NodeProto], output: str) -> onnx.NodeProto | None:
     """The classifier node `output` comes from (skl2onnx's *Classifier ops), walking back
     along each node's data input past what follows it (a Normalizer, a Cast)."""
     node = producers.get(output)
@@ -173,9 +160,9 @@ def classifier_of(producers: dict[str, onnx.NodeProto], output: str) -> onnx.Nod
 def without_dead_missing_routing(model: onnx.ModelProto, output: str) -> onnx.ModelProto:
     """A copy of `model` without the tree ensemble's per-split NaN routing, when no NaN can
     reach the ensemble; the model itself otherwise (a linear model, an input not proven)."""
-    producers = {name: node for node in model.graph.node for name in node.output}
+    producers = _producers(model.graph.node)
     constants = {t.name: t for t in model.graph.initializer}
-    ensemble = classifier_of(producers, output)
+    ensemble = _classifier_of(producers, output)
     if ensemble is None or not ensemble.op_type.startswith("TreeEnsemble"):
         return model
     if not _never_nan(ensemble.input[0], producers, constants):
@@ -217,14 +204,26 @@ def _never_nan(
     return False
 
 
-def _needed(nodes: Sequence[onnx.NodeProto], outputs: Sequence[str]) -> set[int]:
-    """The ids of the nodes the outputs depend on: skl2onnx's string chain drops out."""
-    producers = {output: node for node in nodes for output in node.output}
-    live: set[int] = set()
-    stack = list(outputs)
+def _producers(nodes: Iterable[onnx.NodeProto]) -> dict[str, onnx.NodeProto]:
+    """Each tensor's producing node, by the tensor's name."""
+    return {name: node for node in nodes for name in node.output}
+
+
+def _upstream(
+    producers: dict[str, onnx.NodeProto], tensors: Iterable[str]
+) -> tuple[set[int], set[str]]:
+    """What `tensors` are computed from: the ids of the nodes on the way and every tensor
+    name met (graph inputs and initializers included), the given ones too."""
+    nodes: set[int] = set()
+    names: set[str] = set()
+    stack = list(tensors)
     while stack:
-        node = producers.get(stack.pop())
-        if node is not None and id(node) not in live:
-            live.add(id(node))
+        name = stack.pop()
+        if name in names:
+            continue
+        names.add(name)
+        node = producers.get(name)
+        if node is not None and id(node) not in nodes:
+            nodes.add(id(node))
             stack.extend(node.input)
-    return live
+    return nodes, names

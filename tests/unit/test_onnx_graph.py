@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
 from conveyor.config import EstimatorName, Settings, parse_settings
 from conveyor.contract import MISSING_CATEGORY, PROBABILITY_OUTPUT
@@ -27,10 +28,15 @@ from tests.conftest import churn_frame, churn_params, section
 SMALL = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_iter": 10}}
 
 
-def _fitted(params: dict[str, object]) -> tuple[Settings, object, pd.DataFrame]:
+def _fitted(
+    params: dict[str, object], *, holed: bool = False
+) -> tuple[Settings, Pipeline, pd.DataFrame]:
+    """The pipeline fitted on the churn table (with some categories missing when `holed`)."""
     settings = parse_settings(params)
     frame = churn_frame(300)
     inputs = model_inputs(frame, settings.data)
+    if holed:
+        inputs = _with_missing_categories(inputs, settings)
     pipeline = build_pipeline(settings.data, settings.model)
     pipeline.fit(inputs, target_vector(frame, settings.data))
     return settings, pipeline, inputs
@@ -58,26 +64,27 @@ def _with_missing_categories(inputs: pd.DataFrame, settings: Settings) -> pd.Dat
     return holed
 
 
+def _exported_as_skl2onnx_would(
+    settings: Settings, pipeline: Pipeline, inputs: pd.DataFrame
+) -> tuple[bytes, onnx.ModelProto]:
+    """Conveyor's export and skl2onnx's own graph, once their probabilities on the probe rows
+    are checked equal to the last bit."""
+    lean = to_onnx(pipeline, settings.data, settings.export)
+    plain = convert_pipeline(pipeline, settings.data, settings.export)
+    feeds = onnx_feeds(_probe_rows(inputs, settings), settings.data)
+    expected = onnx_probabilities(plain.SerializeToString(), feeds)
+    assert np.array_equal(onnx_probabilities(lean, feeds), expected)
+    return lean, plain
+
+
 @pytest.mark.parametrize("estimator", get_args(EstimatorName))
 @pytest.mark.parametrize("missing_in_training", [False, True], ids=["complete", "holed"])
 def test_lookup_encoding_gives_skl2onnx_probabilities_exactly(
     estimator: str, missing_in_training: bool
 ) -> None:
     params = churn_params(estimator=estimator, hyperparameters=SMALL.get(estimator, {"C": 1.0}))
-    settings = parse_settings(params)
-    frame = churn_frame(300)
-    inputs = model_inputs(frame, settings.data)
-    if missing_in_training:
-        inputs = _with_missing_categories(inputs, settings)
-    pipeline = build_pipeline(settings.data, settings.model)
-    pipeline.fit(inputs, target_vector(frame, settings.data))
-
-    lean = to_onnx(pipeline, settings.data, settings.export)
-    plain = convert_pipeline(pipeline, settings.data, settings.export)
-    feeds = onnx_feeds(_probe_rows(inputs, settings), settings.data)
-
-    expected = onnx_probabilities(plain.SerializeToString(), feeds)
-    assert np.array_equal(onnx_probabilities(lean, feeds), expected)
+    settings, pipeline, inputs = _fitted(params, holed=missing_in_training)
+    lean, plain = _exported_as_skl2onnx_would(settings, pipeline, inputs)
     graph = onnx.load_from_string(lean).graph
     operators = Counter(node.op_type for node in graph.node)
     assert operators["OneHotEncoder"] == 0
@@ -111,11 +118,7 @@ def test_categorical_inputs_alone_are_encoded_by_lookup_too() -> None:
     params = churn_params()
     section(params, "data")["numeric_features"] = []
     settings, pipeline, inputs = _fitted(params)
-    lean = to_onnx(pipeline, settings.data, settings.export)
-    plain = convert_pipeline(pipeline, settings.data, settings.export)
-    feeds = onnx_feeds(_probe_rows(inputs, settings), settings.data)
-    expected = onnx_probabilities(plain.SerializeToString(), feeds)
-    assert np.array_equal(onnx_probabilities(lean, feeds), expected)
+    _exported_as_skl2onnx_would(settings, pipeline, inputs)
 
 
 def test_a_graph_without_a_categorical_block_is_refused_by_name() -> None:
