@@ -48,7 +48,7 @@ ML_OPSET = 3
 
 def to_onnx(pipeline: Pipeline, data: DataSettings, export: ExportSettings) -> bytes:
     """The fitted pipeline as the bytes `model.onnx` holds: skl2onnx's graph with the
-    categorical encoding as a table lookup and no dead NaN routing in its trees
+    categorical encoding by position and no dead NaN routing in its trees
     (conveyor.onnx_graph), checked and pinned."""
     model = convert_pipeline(pipeline, data, export)
     if data.model_categorical_features:

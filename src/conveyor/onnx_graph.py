@@ -1,23 +1,24 @@
 """Two rewrites of skl2onnx's graph that keep its numbers bit for bit and cut its work.
 
-**The one-hot encoding as a table lookup.** skl2onnx converts the categorical branch (impute
+**The one-hot encoding by position.** skl2onnx converts the categorical branch (impute
 "" as "missing", then one-hot encode) into about forty nodes that copy every string several
 times over (Concat, ArrayFeatureExtractor, LabelEncoder, Cast, Where, Gather, OneHotEncoder):
 on the default model, most of a one-record `run`. Each column's one-hot block is a function
-of that column's string alone, so it can be looked up instead: a LabelEncoder maps the string
-to its row in a constant table (identity rows for the categories, a zero row for a category
-unseen in training), one Gather per column reads the rows, and one Concat and Reshape lay them
-side by side as skl2onnx did. The inputs, the numeric branch and the estimator are skl2onnx's,
+of that column's string alone, so it can be computed from the string's position instead: a
+LabelEncoder maps the string to its position among the categories (one past the last for a
+category unseen in training), a OneHot per column turns the position into the vector (all
+zeros for one past the last), and one Concat and Reshape lay them side by side as skl2onnx
+did. The inputs, the numeric branch and the estimator are skl2onnx's,
 so anyone running the released `model.onnx` gets the same probabilities, bit for bit
 (tests/unit/test_onnx_graph.py checks it on every category, on missing and on unseen values),
 only sooner.
 
 **No missing-value routing in trees that never see a missing value.** A tree ensemble node
 records, per split, where a NaN goes, and onnxruntime then tests every value it compares for
-NaN. The pipeline imputes every number before the trees and the lookup writes only 0 and 1,
+NaN. The pipeline imputes every number before the trees and the one-hot columns hold only 0 and 1,
 so that test can never be true: when the graph proves it (every part of the trees' input comes
-from an Imputer replacing NaN by numbers, or from constant tables without NaN), the
-routing is dropped, and onnxruntime takes its plain comparison path.
+from an Imputer replacing NaN by numbers, or from a OneHot of constant 0 and 1), the routing
+is dropped, and onnxruntime takes its plain comparison path.
 """
 
 from __future__ import annotations
@@ -64,14 +65,15 @@ def one_hot_columns(
 def with_lookup_encoding(
     model: onnx.ModelProto, columns: Sequence[OneHotColumn], missing_value: str, output: str
 ) -> onnx.ModelProto:
-    """A copy of `model` whose categorical block, on the way to `output`, is computed by table
-    lookup; the error names what is off when the graph is not laid out as skl2onnx does."""
+    """A copy of `model` whose categorical block, on the way to `output`, is computed from
+    each string's position; the error names what is off when the graph is not laid out as
+    skl2onnx does."""
     lean = onnx.ModelProto()
     lean.CopyFrom(model)
     graph = lean.graph
     block = _categorical_block(graph, {c.name for c in columns}, output)
     width = sum(len(c.categories) for c in columns)
-    nodes, tables = _lookup_nodes(columns, missing_value, width, block)
+    nodes, constants = _lookup_nodes(columns, missing_value, width, block)
     kept = [node for node in graph.node if block not in node.output]
     consumer_position = next(i for i, n in enumerate(kept) if block in n.input)
     ordered = kept[:consumer_position] + nodes + kept[consumer_position:]
@@ -79,7 +81,7 @@ def with_lookup_encoding(
     del graph.node[:]
     graph.node.extend(node for node in ordered if id(node) in live)
     used = {name for node in graph.node for name in node.input}
-    initializers = [t for t in graph.initializer if t.name in used] + tables
+    initializers = [t for t in graph.initializer if t.name in used] + constants
     del graph.initializer[:]
     graph.initializer.extend(initializers)
     onnx.checker.check_model(lean)
@@ -89,17 +91,19 @@ def with_lookup_encoding(
 def _lookup_nodes(
     columns: Sequence[OneHotColumn], missing_value: str, width: int, block: str
 ) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """Per column: string -> row (LabelEncoder), row -> one-hot vector (Gather of [1, k]);
-    then the columns side by side, [N, 1, width] reshaped to [N, width]."""
+    """Per column: string -> position (LabelEncoder; `size`, one past the last, for what has
+    no column), position -> one-hot vector (OneHot, whose out-of-range positions are all
+    zeros, so no table grows with the square of a column's categories); then the columns side
+    by side, [N, 1, width] reshaped to [N, width]."""
+    values = "conveyor_off_on"
+    constants = [numpy_helper.from_array(np.array([0.0, 1.0], dtype=np.float32), values)]
     nodes: list[onnx.NodeProto] = []
-    tables: list[onnx.TensorProto] = []
     parts = []
     for position, column in enumerate(columns):
         size = len(column.categories)
-        zero_row = size
         keys = [*column.categories, missing_value]
-        rows = [*range(size), zero_row if column.missing_index is None else column.missing_index]
-        code, table, part = (f"conveyor_{kind}_{position}" for kind in ("code", "table", "hot"))
+        rows = [*range(size), size if column.missing_index is None else column.missing_index]
+        code, depth, part = (f"conveyor_{kind}_{position}" for kind in ("code", "depth", "hot"))
         nodes.append(
             helper.make_node(
                 "LabelEncoder",
@@ -108,18 +112,17 @@ def _lookup_nodes(
                 domain=ML_DOMAIN,
                 keys_strings=keys,
                 values_int64s=rows,
-                default_int64=zero_row,
+                default_int64=size,
             )
         )
-        identity = np.vstack([np.eye(size, dtype=np.float32), np.zeros((1, size), np.float32)])
-        tables.append(numpy_helper.from_array(identity, table))
-        nodes.append(helper.make_node("Gather", [table, code], [part], axis=0))
+        constants.append(numpy_helper.from_array(np.array([size], dtype=np.int64), depth))
+        nodes.append(helper.make_node("OneHot", [code, depth, values], [part], axis=-1))
         parts.append(part)
     shape = "conveyor_block_shape"
-    tables.append(numpy_helper.from_array(np.array([-1, width], dtype=np.int64), shape))
+    constants.append(numpy_helper.from_array(np.array([-1, width], dtype=np.int64), shape))
     nodes.append(helper.make_node("Concat", parts, ["conveyor_block_3d"], axis=2))
     nodes.append(helper.make_node("Reshape", ["conveyor_block_3d", shape], [block]))
-    return nodes, tables
+    return nodes, constants
 
 
 def _categorical_block(graph: onnx.GraphProto, categorical: set[str], output: str) -> str:
@@ -186,8 +189,8 @@ def _never_nan(
     tensor: str, producers: dict[str, onnx.NodeProto], constants: dict[str, onnx.TensorProto]
 ) -> bool:
     """Whether the graph guarantees `tensor` holds no NaN, by the nodes that make it: an
-    Imputer replacing NaN by values that are not NaN; a Gather from a table without NaN; a
-    Concat or Reshape of such tensors. Anything else is not proven."""
+    Imputer replacing NaN by values that are not NaN; a OneHot whose off and on values are
+    not NaN; a Concat or Reshape of such tensors. Anything else is not proven."""
     node = producers.get(tensor)
     if node is None:
         return tensor in constants and not np.isnan(numpy_helper.to_array(constants[tensor])).any()
@@ -196,8 +199,8 @@ def _never_nan(
         replaced = attributes.get("replaced_value_float", 0.0)
         filled = attributes.get("imputed_value_floats", [])
         return bool(filled) and math.isnan(replaced) and not any(map(math.isnan, filled))
-    if node.op_type == "Gather":
-        return _never_nan(node.input[0], producers, constants)
+    if node.op_type == "OneHot":  # every output is its off or its on value
+        return _never_nan(node.input[2], producers, constants)
     if node.op_type in ("Concat", "Reshape"):
         data = node.input if node.op_type == "Concat" else node.input[:1]
         return all(_never_nan(name, producers, constants) for name in data)

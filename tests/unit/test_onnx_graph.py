@@ -29,14 +29,18 @@ SMALL = {"random_forest": {"n_estimators": 5}, "hist_gradient_boosting": {"max_i
 
 
 def _fitted(
-    params: dict[str, object], *, holed: bool = False
+    params: dict[str, object], *, holed: bool = False, distinct: bool = False
 ) -> tuple[Settings, Pipeline, pd.DataFrame]:
-    """The pipeline fitted on the churn table (with some categories missing when `holed`)."""
+    """The pipeline fitted on the churn table, with some categories missing when `holed`, and
+    the first categorical input holding a category of its own on every row when `distinct`."""
     settings = parse_settings(params)
     frame = churn_frame(300)
     inputs = model_inputs(frame, settings.data)
     if holed:
         inputs = _with_missing_categories(inputs, settings)
+    if distinct:
+        name = settings.data.model_categorical_features[0]
+        inputs[name] = [f"{name}-{row}" for row in range(len(inputs))]
     pipeline = build_pipeline(settings.data, settings.model)
     pipeline.fit(inputs, target_vector(frame, settings.data))
     return settings, pipeline, inputs
@@ -128,3 +132,12 @@ def test_a_graph_without_a_categorical_block_is_refused_by_name() -> None:
     unrelated = [OneHotColumn("not_an_input", ("a", "b"), None)]
     with pytest.raises(ModelError, match=rf"one-hot block on the way to '{PROBABILITY_OUTPUT}'"):
         with_lookup_encoding(plain, unrelated, MISSING_CATEGORY, PROBABILITY_OUTPUT)
+
+
+def test_a_column_of_many_categories_keeps_the_graph_near_skl2onnx_size() -> None:
+    """Nothing in the rewrite grows with the square of a column's categories (a team's
+    postcode or product id): here one category per row, 300 in all, which a table of one-hot
+    rows would hold as 300 x 300 floats, over 40 times skl2onnx's whole graph."""
+    settings, pipeline, inputs = _fitted(churn_params(), distinct=True)
+    lean, plain = _exported_as_skl2onnx_would(settings, pipeline, inputs)
+    assert len(lean) < 1.5 * len(plain.SerializeToString())
