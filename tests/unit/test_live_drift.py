@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from conveyor.drift import feature_drift, references
 from conveyor.serve.app import create_app
-from conveyor.serve.live_drift import LiveDrift
+from conveyor.serve.live_drift import HELD_FOLDS, LiveDrift
 from conveyor.serve.settings import ServeSettings
 from conveyor.serve.signature import SignatureError, parse_signature
 from conveyor.serve.validation import Batch, RequestDecoder, to_batch
@@ -250,3 +250,40 @@ def test_a_sampled_tracker_sees_the_same_drift_on_a_quarter_of_the_rows() -> Non
 def test_a_sample_share_outside_zero_to_one_is_refused(share: float) -> None:
     with pytest.raises(ValueError, match=r"sample must be in \(0, 1\]"):
         LiveDrift(SIGNATURE, 1000, share)
+
+
+def test_every_row_has_the_same_chance_to_be_kept_wherever_it_sits_in_a_batch() -> None:
+    """The kept rows are drawn as gaps from one kept row to the next, across requests: a row
+    first in its batch must be kept no more often than the others (a draw that restarted at
+    each request would favour it), and the share kept must be the sample's."""
+    sampled = LiveDrift(SIGNATURE, 10**9, 0.25, seed=3)
+    tenure = np.array([5.0] + [35.0] * 6)  # the first row of each batch alone in the lowest bin
+    batch = _batch(tenure, ["basic"] * 7, np.full(7, 0.5))
+    for _ in range(6000):  # 42,000 rows
+        sampled.observe(*batch)
+    snapshot = sampled.snapshot()
+    # 10,500 expected kept rows; the binomial's standard deviation is about 89.
+    assert snapshot.rows == pytest.approx(10_500, abs=450)
+    lowest_share = sampled._counts[NUMBER_INPUT][1] / sampled._counts[NUMBER_INPUT].sum()
+    assert lowest_share == pytest.approx(1 / 7, abs=0.015)
+
+
+def test_requests_held_for_the_next_fold_stay_bounded_however_small_the_sample() -> None:
+    """A request with a drawn row is held whole until the fold; with a sample of one row in
+    five hundred the fold's 1,024 kept rows would wait for half a million rows. The tracker
+    folds early instead, so what it holds stays near `HELD_FOLDS` folds' worth of rows."""
+    rng = np.random.default_rng(6)
+    tracker = LiveDrift(SIGNATURE, 5000, 0.002, seed=2)
+    template, scores = _from_reference(rng, 500)
+    tracemalloc.start()
+    try:
+        for _ in range(400):  # 200,000 rows, each request in arrays of its own as the server's
+            fresh = Batch(template.columns, {}, template.numbers.copy(), template.texts.copy())
+            tracker.observe(fresh, scores)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    held_rows = HELD_FOLDS * 1024 + 500
+    per_row = template.numbers[:, :1].nbytes + template.texts[:, :1].nbytes
+    assert peak < 2 * held_rows * per_row, (peak, held_rows * per_row)
+    assert tracker.snapshot().rows > 0  # and the rows it drew were counted
