@@ -192,10 +192,8 @@ def serving_overhead(rounds: int) -> dict[str, Any]:
         failed = serving.load_in_rounds(servers, scratch, pins, rounds)
         if failed:
             raise SystemExit(f"bench: a server failed, no comparison to make: {failed}")
-        results["load"] = {
-            key: {combo: serving.median_load(loads) for combo, loads in server.rounds.items()}
-            for key, server in servers.items()
-        }
+        results["load"] = {key: server.medians() for key, server in servers.items()}
+        results["per_round"] = {key: server.rounds for key, server in servers.items()}
         on = servers["on"]
         results["tracked"] = drift_answer(on.url)
         print("bench: RSS over 10,000 requests", file=sys.stderr, flush=True)
@@ -215,9 +213,11 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
 
 
-def _throughput_ratio(load: dict[str, Any], body: str, connections: int) -> float:
-    on, off = load["on"][(body, connections)], load["off"][(body, connections)]
-    return float(on.requests_per_second / off.requests_per_second)
+def _throughput_ratio(rounds: dict[str, Any], body: str, connections: int) -> float:
+    """Drift on over drift off: the median of their round-by-round ratios (the two runs of a
+    round are made back to back, `serving.paired_ratios`)."""
+    on, off = rounds["on"][(body, connections)], rounds["off"][(body, connections)]
+    return statistics.median(serving.paired_ratios(on, off, lambda load: load.requests_per_second))
 
 
 def _in_process_share(
@@ -238,8 +238,10 @@ def report(part1: Computation, part2: dict[str, Any], command: str, seconds: int
         "# Drift tracking benchmarks",
         "",
         "conveyor-serve tracks input and prediction drift live (`src/conveyor/serve/"
-        "live_drift.py`: one list append per request, the rows counted into their buckets "
-        "(numpy for numbers, `Counter` for categories) every 1,024 rows and at each read, "
+        "live_drift.py`: one comparison per request with no row drawn, a draw per kept row "
+        "and a list append for one with drawn rows, no numpy call; the drawn rows gathered and "
+        "counted into their buckets (numpy for numbers, `Counter` for categories) every 1,024 "
+        "kept rows and at each read, "
         "`GET /drift` and the drift gauges on `/metrics`), and "
         "`conveyor drift --current FILE` judges a file offline with the same buckets. This page "
         "measures what the live tracking costs a server, against the target of **less than "
@@ -287,8 +289,10 @@ def report(part1: Computation, part2: dict[str, Any], command: str, seconds: int
         f"model and records (the test set's first rows), one worker each, {part2['pinning']}. "
         "Each answered the checked records with onnxruntime's probabilities, and `/drift` "
         "showed tracking on exactly for the first, before any load. For every body and "
-        f"concurrency wrk ran {seconds} s against drift on, then drift off, "
-        f"{part2['rounds']} round(s) over; each figure is the median of its rounds. "
+        f"concurrency wrk ran {seconds} s against drift on, then drift off (the other way "
+        "round every other round, each run once the servers' CPU had gone quiet), "
+        f"{part2['rounds']} round(s) over; each figure is the "
+        "median of its rounds, and on / off is the median of the round-by-round ratios. "
         "Throughput is requests/s for 1 record, rows/s for 100 records. The last column is the "
         "overhead the in-process figures above predict: the tracker's time per request as a "
         "share of the drift-off server's time per request.",
@@ -303,7 +307,7 @@ def report(part1: Computation, part2: dict[str, Any], command: str, seconds: int
                 throughput = figures.requests_per_second * rows_per_request
                 ratio = share = ""
                 if key == "on":
-                    ratio = f"{_throughput_ratio(load, body, connections):.3f}"
+                    ratio = f"{_throughput_ratio(part2['per_round'], body, connections):.3f}"
                     share = f"{_in_process_share(part1, load, body, connections):.2%}"
                 lines.append(
                     f"| {body} | {connections} | {key} | {figures.p50_ms:.2f} | "
@@ -333,7 +337,7 @@ def report(part1: Computation, part2: dict[str, Any], command: str, seconds: int
         f"| median time per request, requests 9,001–10,000 | {on.last_1000_ms:.3f} ms "
         f"| {off.last_1000_ms:.3f} ms |",
     ]
-    lines += _verdict(part1, load, on)
+    lines += _verdict(part1, part2, on)
     lines += ["", *READING]
     return "\n".join(lines) + "\n"
 
@@ -352,9 +356,10 @@ READING = (
 )
 
 
-def _verdict(part1: Computation, load: dict[str, Any], on: serving.Sequential) -> list[str]:
+def _verdict(part1: Computation, part2: dict[str, Any], on: serving.Sequential) -> list[str]:
+    load = part2["load"]
     loads = [(body, connections) for body in serving.BODIES for connections in serving.CONNECTIONS]
-    ratios = {combo: _throughput_ratio(load, *combo) for combo in loads}
+    ratios = {combo: _throughput_ratio(part2["per_round"], *combo) for combo in loads}
     predicted = {body: max(_in_process_share(part1, load, body, c) for c in serving.CONNECTIONS)
                  for body in serving.BODIES}  # fmt: skip
     floor = 1 - OVERHEAD_TARGET

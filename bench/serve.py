@@ -72,7 +72,7 @@ from bench.peers import (  # noqa: E402
 
 SIGNATURE = ProjectPaths(ROOT).signature
 MODEL = ProjectPaths(ROOT).onnx_model
-WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))  # shorter for a quick look
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "4"))  # shorter for a quick look
 BODIES = {"1 record": 1, "100 records": 100}
 CONNECTIONS = (1, 16)
 ORDER_KEYS = (
@@ -80,6 +80,13 @@ ORDER_KEYS = (
     "bentoml",
 )  # fmt: skip
 """Every server the benchmark knows, in the report's order (`--servers` picks some)."""
+LOAD_ORDER = (
+    "bare", "ours", "before", "ours-columns", "bare-asgi", "fastapi", "naive", "mlserver",
+    "bentoml",
+)  # fmt: skip
+"""The order servers take their load in, reversed every other round (`load_in_rounds`): each
+pair the targets compare within a few percent (conveyor-serve with the bare app and with the
+server before, the columnar form with the server before) is measured back to back."""
 BASELINE = "d11bd1c"  # the last commit before the decoder rewrite (issue 14)
 AGREEMENT = 1e-4  # onnxruntime's float32 against scikit-learn's float64, as the parity test
 
@@ -95,11 +102,13 @@ class Load:
 
 @dataclass(frozen=True)
 class Pinning:
-    """Command prefixes that keep the server and the load generator off each other's CPU."""
+    """Command prefixes that keep the server and the load generator off each other's CPU;
+    `server_cpu` is the CPU the servers share (None when not pinned)."""
 
     server: list[str]
     load: list[str]
     note: str
+    server_cpu: int | None = None
 
 
 def pinning() -> Pinning:
@@ -112,7 +121,42 @@ def pinning() -> Pinning:
         ["taskset", "-c", server],
         ["taskset", "-c", load],
         f"server on CPU {server}, wrk on CPU {load}",
+        cpus[-1],
     )
+
+
+QUIET_SHARE = 0.1  # the servers' CPU counts as quiet below a tenth busy
+QUIET_TIMEOUT_S = 15.0
+
+
+def wait_until_quiet(cpu: int | None, timeout: float = QUIET_TIMEOUT_S) -> float:
+    """Seconds spent waiting until `cpu` (every CPU when None) is below QUIET_SHARE busy
+    over a tenth of a second.
+
+    A slow server keeps working off its queue after wrk stops: BentoML at 16 connections
+    still had 0.25 to 0.5 s of requests in hand, all of it on the CPU the next server would be
+    measured on. Without this wait the server loaded next starts its run sharing the CPU.
+    """
+    start = time.perf_counter()
+    before = _cpu_times(cpu)
+    while time.perf_counter() - start < timeout:
+        time.sleep(0.1)
+        after = _cpu_times(cpu)
+        total, idle = after[0] - before[0], after[1] - before[1]
+        if total > 0 and 1 - idle / total < QUIET_SHARE:
+            break
+        before = after
+    return time.perf_counter() - start
+
+
+def _cpu_times(cpu: int | None) -> tuple[int, int]:
+    """(all, idle and iowait) jiffies of one CPU, or of all of them, from /proc/stat."""
+    label = "cpu " if cpu is None else f"cpu{cpu} "
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(label):
+            values = [int(v) for v in line.split()[1:]]
+            return sum(values), values[3] + values[4]
+    return 0, 0
 
 
 def wait_for_health(
@@ -416,7 +460,9 @@ class Running:
     group: int
     cold_starts: list[float]
     bodies: dict[str, bytes]
-    rounds: dict[tuple[str, int], list[Load]] = field(default_factory=dict)
+    rounds: dict[tuple[str, int], dict[int, Load]] = field(default_factory=dict)
+    """Per body and concurrency, what each round measured, by the round's number (a server
+    that dropped out has fewer): rounds are paired across servers by their number."""
 
     def stop(self) -> None:
         """Stop the current process, whichever the last restart started."""
@@ -431,6 +477,10 @@ class Running:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def medians(self) -> dict[tuple[str, int], Load]:
+        """Per body and concurrency, the median of the rounds."""
+        return {combo: median_load(list(loads.values())) for combo, loads in self.rounds.items()}
 
 
 def start_checked(
@@ -473,9 +523,17 @@ def load_in_rounds(
     times over, each server restarted between rounds: a slow minute on a shared machine then
     hits every server alike, no process carries its luck through the run, and each figure is
     the median of its rounds. A server that fails under load or to restart drops out with the
-    reason (returned), and the others go on."""
+    reason (returned), and the others go on.
+
+    Servers are loaded in the order of `servers`, then in the reverse order the next round,
+    and so on: neighbours in that order are measured seconds apart, each first in one round
+    and second in the next, so a machine that speeds up or slows down within a round favours
+    neither. Before each run the servers' CPU is let go quiet (`wait_until_quiet`)."""
     failed: dict[str, str] = {}
     for index in range(rounds):
+        order = list(servers.items())
+        if index % 2:
+            order.reverse()
         for key, server in servers.items():
             if index and key not in failed:
                 try:
@@ -484,9 +542,10 @@ def load_in_rounds(
                     failed[key] = f"failed to restart for round {index + 1}: {error}"
         for body in BODIES:
             for connections in CONNECTIONS:
-                for key, server in servers.items():
+                for key, server in order:
                     if key in failed:
                         continue
+                    wait_until_quiet(pins.server_cpu)
                     try:
                         load = wrk(
                             server.url + server.peer.predict_path,
@@ -499,7 +558,7 @@ def load_in_rounds(
                     except (PeerUnavailableError, subprocess.CalledProcessError) as error:
                         failed[key] = f"failed under load ({body}, {connections}): {error}"
                         continue
-                    server.rounds.setdefault((body, connections), []).append(load)
+                    server.rounds.setdefault((body, connections), {})[index] = load
     return failed
 
 
@@ -563,7 +622,8 @@ def measure(
                 results["unavailable"][key] = str(error)
                 print(f"bench: {key} unavailable: {error}", file=sys.stderr, flush=True)
         print(f"bench: {rounds} round(s) of load", file=sys.stderr, flush=True)
-        results["unavailable"].update(load_in_rounds(servers, scratch, pins, rounds))
+        in_load_order = {key: servers[key] for key in sorted(servers, key=LOAD_ORDER.index)}
+        results["unavailable"].update(load_in_rounds(in_load_order, scratch, pins, rounds))
         for key, server in servers.items():
             if key in results["unavailable"]:
                 continue
@@ -571,7 +631,8 @@ def measure(
                 "name": server.peer.name,
                 "cold_start_s": statistics.median(server.cold_starts),
                 "memory_mib": group_memory_mib(server.group),
-                "load": {combo: median_load(loads) for combo, loads in server.rounds.items()},
+                "load": server.medians(),
+                "rounds": server.rounds,
             }
         if "ours" in servers:
             ours = servers["ours"]
@@ -651,8 +712,13 @@ def report(results: dict[str, Any]) -> str:
         f"{results['pinning']}, load from wrk on 127.0.0.1. Every server was started first; "
         f"then each body and concurrency ran {WRK_SECONDS} s against each server in turn, "
         f"{results['rounds']} rounds over, every server restarted between rounds (a fresh "
-        "process each round, so no process's luck on a shared machine weighs on every round), "
-        "and each figure is the median of its rounds. Records "
+        "process each round, so no process's luck on a shared machine weighs on every round). "
+        "Servers took their turns in one order, reversed every other round, each once the "
+        "servers' CPU had gone quiet (a slow server works off its queue after its run); "
+        "the servers a target compares run back to back. Each figure in the tables is the "
+        "median of its rounds; each ratio in the targets is the median of the two servers' "
+        "round-by-round ratios, with their range, so a slow spell of the machine, which moves "
+        "two runs made seconds apart alike, cancels out of it. Records "
         "are rows of the Adult test set; every server's probabilities were checked against "
         f"onnxruntime's (within {AGREEMENT:g}) before it was measured. Everything below was "
         "measured side by side in one run; read ratios, not absolute numbers.",
@@ -662,7 +728,7 @@ def report(results: dict[str, Any]) -> str:
         *SERVER_NOTES,
         "",
         "Reproduce: `make bench-serve` (builds the image, installs wrk and taskset on "
-        "Debian/Ubuntu, about 25 minutes), or `python bench/serve.py [--rounds N] "
+        "Debian/Ubuntu, about 30 minutes), or `python bench/serve.py [--rounds N] "
         "[--baseline REVISION] [--image IMAGE] [--servers ours,bare,...] [--write FILE]` after "
         "`make run`; `BENCH_WRK_SECONDS=1` and `--servers ours,bare` for a quick look. "
         "MLServer and BentoML are installed from PyPI "
@@ -749,23 +815,45 @@ def _footprint(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def paired_ratios(
+    ours: dict[int, Load], other: dict[int, Load], value: Callable[[Load], float]
+) -> list[float]:
+    """`value` of ours over `value` of the other server, round by round, for the rounds both
+    were measured in: each ratio compares two runs made seconds apart, so a slow spell of a
+    shared machine, which moves both, mostly cancels in it where it would not in a ratio of
+    two medians taken over the whole run."""
+    common = sorted(ours.keys() & other.keys())
+    return [value(ours[index]) / value(other[index]) for index in common]
+
+
+def _paired_figure(ratios: list[float]) -> str:
+    """The median of the round-by-round ratios, with their range."""
+    return f"{statistics.median(ratios):.2f} x (rounds: {min(ratios):.2f} to {max(ratios):.2f})"
+
+
 def _targets(results: dict[str, Any]) -> list[str]:
-    """Each target as measured in this run: met, missed, or not measurable (a peer missing)."""
+    """Each target as measured in this run: met, missed, or not measurable (a peer missing).
+
+    A ratio between two servers is the median of their round-by-round ratios
+    (`paired_ratios`)."""
     servers = results["servers"]
     rows: list[tuple[str, str, bool | None]] = []
 
-    def load(key: str, body: str, connections: int) -> Load | None:
+    def rounds(key: str, body: str, connections: int) -> dict[int, Load] | None:
         server = servers.get(key)
-        return None if server is None else server["load"][(body, connections)]
+        return None if server is None else server["rounds"][(body, connections)]
+
+    def throughput(load: Load) -> float:
+        return load.requests_per_second
 
     def ratio_row(
-        label: str, ours: Load | None, other: Load | None, body: str, at_least: float
+        label: str, ours: dict[int, Load] | None, other: dict[int, Load] | None, at_least: float
     ) -> None:
-        if ours is None or other is None:
+        ratios = [] if ours is None or other is None else paired_ratios(ours, other, throughput)
+        if not ratios:
             rows.append((label, "not measured", None))
             return
-        ratio = _rows_per_second(ours, body) / _rows_per_second(other, body)
-        rows.append((label, f"{ratio:.2f} x", ratio >= at_least))
+        rows.append((label, _paired_figure(ratios), statistics.median(ratios) >= at_least))
 
     def name(key: str) -> str:
         return str(servers[key]["name"]) if key in servers else key
@@ -779,30 +867,29 @@ def _targets(results: dict[str, Any]) -> list[str]:
     comparisons += [("rows/s >= 2 x the server before", "before", "100 records", 2.0)]
     for label, other, body, at_least in comparisons:
         for connections in CONNECTIONS:
-            ours, theirs = load("ours", body, connections), load(other, body, connections)
-            ratio_row(
-                f"{label} ({body}, {connections} connection(s))", ours, theirs, body, at_least
-            )
+            ours, theirs = rounds("ours", body, connections), rounds(other, body, connections)
+            ratio_row(f"{label} ({body}, {connections} connection(s))", ours, theirs, at_least)
     for connections in CONNECTIONS:
         ratio_row(
             f"rows/s >= 2 x the server before, columnar bodies (100 records, {connections} "
             "connection(s))",
-            load("ours-columns", "100 records", connections),
-            load("before", "100 records", connections), "100 records", 2.0,
+            rounds("ours-columns", "100 records", connections),
+            rounds("before", "100 records", connections), 2.0,
         )  # fmt: skip
     ratio_row(
         "throughput >= 5 x the naive server (1 record, 16 connections)",
-        load("ours", "1 record", 16), load("naive", "1 record", 16), "1 record", 5.0,
+        rounds("ours", "1 record", 16), rounds("naive", "1 record", 16), 5.0,
     )  # fmt: skip
-    ours_p50, bare_p50 = load("ours", "1 record", 1), load("bare", "1 record", 1)
-    if ours_p50:
+    if "ours" in servers:
+        ours_p50 = servers["ours"]["load"][("1 record", 1)].p50_ms
         budget = 3 * results["floor"]["1 record"][0] + 1
         label = f"p50 <= 3 x the in-process floor + 1 ms = {budget:.2f} ms (1 record, 1 connection)"
-        rows.append((label, f"{ours_p50.p50_ms:.2f} ms", ours_p50.p50_ms <= budget))
-    if ours_p50 and bare_p50:
-        ratio = ours_p50.p50_ms / bare_p50.p50_ms
+        rows.append((label, f"{ours_p50:.2f} ms", ours_p50 <= budget))
+    ours_rounds, bare_rounds = rounds("ours", "1 record", 1), rounds("bare", "1 record", 1)
+    if ours_rounds and bare_rounds:
+        ratios = paired_ratios(ours_rounds, bare_rounds, lambda load: load.p50_ms)
         label = "p50 <= 1.1 x the bare app's (1 record, 1 connection)"
-        rows.append((label, f"{ratio:.2f} x", ratio <= 1.1))
+        rows.append((label, _paired_figure(ratios), statistics.median(ratios) <= 1.1))
     if "ours" in servers:
         after_1k, after_10k = servers["ours"]["rss_after"]
         growth = (after_10k - after_1k) / after_1k
@@ -835,7 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline", default=BASELINE, help="the commit to compare with (default: %(default)s)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=5, help="load rounds over every server (default: %(default)s)"
+        "--rounds", type=int, default=7, help="load rounds over every server (default: %(default)s)"
     )
     parser.add_argument("--write", type=Path, help="write the markdown report here")
     parser.add_argument(
