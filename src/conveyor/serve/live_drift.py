@@ -41,7 +41,6 @@ from conveyor.serve.signature import Signature, SignatureError
 from conveyor.serve.validation import Batch
 
 PREDICTION = "probability"
-
 """The name the predicted-probability distribution goes by among the references."""
 HELD_FOLDS = 16
 """Requests waiting to be folded may hold this many times `fold_rows` rows, kept or not."""
