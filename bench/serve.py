@@ -129,9 +129,9 @@ QUIET_SHARE = 0.1  # the servers' CPU counts as quiet below a tenth busy
 QUIET_TIMEOUT_S = 15.0
 
 
-def wait_until_quiet(cpu: int | None, timeout: float = QUIET_TIMEOUT_S) -> float:
-    """Seconds spent waiting until `cpu` (every CPU when None) is below QUIET_SHARE busy
-    over a tenth of a second.
+def wait_until_quiet(cpu: int | None, timeout: float = QUIET_TIMEOUT_S) -> None:
+    """Wait (at most `timeout` seconds) until `cpu` (every CPU when None) is below
+    QUIET_SHARE busy over a tenth of a second.
 
     A slow server keeps working off its queue after wrk stops: BentoML at 16 connections
     still had 0.25 to 0.5 s of requests in hand, all of it on the CPU the next server would be
@@ -146,7 +146,6 @@ def wait_until_quiet(cpu: int | None, timeout: float = QUIET_TIMEOUT_S) -> float
         if total > 0 and 1 - idle / total < QUIET_SHARE:
             break
         before = after
-    return time.perf_counter() - start
 
 
 def _cpu_times(cpu: int | None) -> tuple[int, int]:

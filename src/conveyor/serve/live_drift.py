@@ -193,8 +193,10 @@ class LiveDrift:
 
     @property
     def pending_rows(self) -> int:
-        """Rows waiting to be bucketed: below `fold_rows` after every request, so a fold (the
-        only work that grows with rows) never covers more than one fold and one batch."""
+        """Drawn rows waiting to be bucketed: below `fold_rows` after every request, so a
+        fold (the only work that grows with rows) never buckets more than one fold and one
+        batch, and never gathers from more than `HELD_FOLDS` folds' worth of held rows and one
+        batch."""
         return self._pending_rows
 
     def snapshot(self) -> DriftSnapshot:
